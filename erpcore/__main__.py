@@ -1,0 +1,5 @@
+import sys
+
+from erpcore.cli.main import main
+
+sys.exit(main())

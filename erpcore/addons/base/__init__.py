@@ -1,0 +1,3 @@
+"""The base addon: users, groups, password hashing."""
+
+from erpcore.addons.base import models  # noqa: F401

@@ -1,0 +1,3 @@
+"""The web addon: the pages of the server."""
+
+from erpcore.addons.web import controllers  # noqa: F401

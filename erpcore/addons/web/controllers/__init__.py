@@ -1,0 +1,1 @@
+from erpcore.addons.web.controllers import admin, home, login, preferences  # noqa: F401

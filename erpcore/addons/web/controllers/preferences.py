@@ -1,0 +1,71 @@
+"""Préférences: the signed-in user's own settings."""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Response
+
+from erpcore.addons.base.models.res_users import LANGUAGES, TIMEZONES
+from erpcore.http import Controller, Request, route
+from erpcore.orm import UserError
+
+MAX_FIELD_LENGTH = 256
+
+
+class Preferences(Controller):
+    @route("/web/preferences", auth="user", methods=["GET"])
+    def preferences(self, request: Request, **values: object) -> Response:
+        return request.render("web.preferences", self._values(request, **values))
+
+    def _values(self, request: Request, **values: object) -> dict:
+        """The values of the Préférences page; addons add theirs by overriding this."""
+        user = request.env.user.sudo()
+        base = {
+            "user": user,
+            "languages": LANGUAGES,
+            "timezones": TIMEZONES,
+            "message": request.params.get("message"),
+            "error": None,
+            "password_error": None,
+        }
+        base.update(values)
+        return base
+
+    @route("/web/preferences/save", auth="user", methods=["POST"])
+    def save(self, request: Request) -> Response:
+        form = request.httprequest.form
+        vals = {
+            "name": form.get("name", "").strip(),
+            "email": form.get("email", "").strip(),
+            "lang": form.get("lang", ""),
+            "tz": form.get("tz", ""),
+        }
+        error = None
+        if not vals["name"] or len(vals["name"]) > MAX_FIELD_LENGTH:
+            error = request._("The name is required (at most 256 characters).")
+        elif len(vals["email"]) > MAX_FIELD_LENGTH or (vals["email"] and "@" not in vals["email"]):
+            error = request._("This email address is not valid.")
+        elif vals["lang"] not in dict(LANGUAGES) or vals["tz"] not in dict(TIMEZONES):
+            error = request._("Choose a language and a time zone from the lists.")
+        if error:
+            return request.render("web.preferences", self._values(request, error=error),
+                                  status=400)
+        request.env.user.sudo().write(vals)
+        return request.redirect_query("/web/preferences", message="saved")
+
+    @route("/web/preferences/password", auth="user", methods=["POST"])
+    def change_password(self, request: Request) -> Response:
+        form = request.httprequest.form
+        new = form.get("new_password", "")
+        error = None
+        if new != form.get("confirm_password", ""):
+            error = request._("The two new passwords differ.")
+        else:
+            try:
+                request.env.user.change_password(form.get("old_password", ""), new)
+            except UserError as exc:
+                error = str(exc)
+        if error:
+            return request.render("web.preferences",
+                                  self._values(request, password_error=error), status=400)
+        request.session.rotate()  # other sessions of this user were signed out by write()
+        return request.redirect_query("/web/preferences", message="password")

@@ -1,0 +1,135 @@
+"""Entry point of the ``erpcore`` command.
+
+Errors are one line on standard error and a non-zero exit, never a traceback
+(``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
+
+from erpcore.cli import builtin  # noqa: F401 - registers the built-in commands
+from erpcore.cli.command import Command, CommandError, command_classes
+from erpcore.config import Config, default_data_dir
+from erpcore.db import DatabaseURLError, is_initialised
+from erpcore.keys import KeyringError
+from erpcore.modules.addons import AddonError
+from erpcore.modules.loading import installed_names
+from erpcore.modules.manifest import ManifestError
+from erpcore.orm import UserError
+from erpcore.orm.registry import RegistryError
+from erpcore.server import Server, ServerError
+
+EXPECTED_ERRORS = (CommandError, ServerError, AddonError, ManifestError, DatabaseURLError,
+                   KeyringError, UserError, RegistryError, OSError)
+
+
+def global_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="erpcore", description="erpcore ERP server")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help=f"data directory (default {default_data_dir()}, env ERPCORE_DATA_DIR)")
+    parser.add_argument("--db", dest="db_url", default=None,
+                        help="database URL (default: SQLite in the data directory), "
+                        "e.g. postgresql://user@/erpcore")
+    parser.add_argument("--addons-path", default=None,
+                        help="extra addon folders, separated by commas")
+    parser.add_argument("--http-interface", default=None, help="default 127.0.0.1")
+    parser.add_argument("--http-port", type=int, default=None, help="default 8069")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="0 = one threaded process (default); N = N processes")
+    parser.add_argument("--proxy-mode", action="store_true", default=None,
+                        help="behind a reverse proxy: trust X-Forwarded-* headers")
+    parser.add_argument("--password-rounds", type=int, default=None,
+                        help="pbkdf2_sha512 rounds for new password hashes (default 600000)")
+    parser.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def make_config(args: argparse.Namespace) -> Config:
+    addons_path = None
+    if args.addons_path:
+        addons_path = [Path(p).expanduser() for p in args.addons_path.split(",") if p]
+    return Config.from_env(
+        data_dir=args.data_dir, db_url=args.db_url, addons_path=addons_path,
+        http_interface=args.http_interface, http_port=args.http_port, workers=args.workers,
+        proxy_mode=args.proxy_mode, password_rounds=args.password_rounds,
+    )
+
+
+def load_addon_commands(server: Server) -> None:
+    """Import the installed addons so that their commands register themselves."""
+    try:
+        with server.engine.connect() as conn:
+            if not is_initialised(conn):
+                return
+            available = server.discover()
+            for name in installed_names(conn, available):
+                available[name].module()
+    except DBAPIError:
+        return  # the command itself will report the database problem
+
+
+def full_parser(server: Server) -> argparse.ArgumentParser:
+    parser = global_parser()
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    seen: set[str] = set()
+    for _addon, cls in command_classes:
+        if cls.name in seen:
+            continue
+        seen.add(cls.name)
+        command = cls()
+        command_parser = sub.add_parser(cls.name, help=cls.help, description=cls.help)
+        command_parser.set_defaults(handler=command)
+        command.add_arguments(command_parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    known, _rest = global_parser().parse_known_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, known.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        server = Server(make_config(known))
+        load_addon_commands(server)
+        args = full_parser(server).parse_args(argv)
+        command: Command = args.handler
+        if command.needs_database:
+            server.prepare_data_dir()
+            with server.engine.connect() as conn:
+                if not is_initialised(conn):
+                    raise CommandError("the database is not initialised: run 'erpcore init' "
+                                       "or 'erpcore serve' first")
+        return command.run(server, args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except EXPECTED_ERRORS as exc:
+        if known.debug:
+            raise
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"erpcore: error: {message}", file=sys.stderr)
+        return 1
+    except DBAPIError as exc:
+        if known.debug:
+            raise
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__
+        print(f"erpcore: error: database: {reason}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # never a traceback for the user
+        if known.debug:
+            raise
+        print(f"erpcore: error: {exc.__class__.__name__}: {exc}".splitlines()[0],
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

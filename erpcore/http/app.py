@@ -1,0 +1,263 @@
+"""The WSGI application: one request, one transaction, a few named steps.
+
+::
+
+    __call__
+      |- serve_static          /<addon>/static/<path>, no session, no database
+      '- handle (one transaction)
+           |- load_session     cookie -> http_session row
+           |- match            URL map of the current registry
+           |- authenticate     auth='user' | 'public' | 'none'; half-signed-in sessions
+           |- check_csrf       every POST of a csrf=True route
+           |- check_identity   routes marked identity=True
+           |- dispatch         the most derived controller's method
+           '- save_session     write the session, set the cookie
+      error -> rollback, handle_error renders a clean page (never a traceback)
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from markupsafe import escape
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.security import safe_join
+from werkzeug.wrappers import Request as WerkzeugRequest
+from werkzeug.wrappers import Response
+
+from erpcore.http.controllers import Routing
+from erpcore.http.errors import AdminOnly, CSRFError, DatabaseUnavailable, title_of
+from erpcore.http.request import Request, safe_redirect
+from erpcore.http.session import COOKIE_NAME, Session, SessionStore
+from erpcore.orm.environment import Environment
+from erpcore.orm.exceptions import AccessError
+from erpcore.server import Server
+
+_logger = logging.getLogger(__name__)
+
+STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+}
+
+
+class _Abort(Exception):
+    """Carries a ready response out of the pipeline, rolling the transaction back."""
+
+    def __init__(self, response: Response):
+        self.response = response
+
+
+class Application:
+    def __init__(self, server: Server):
+        self.server = server
+        self.config = server.config
+        self.sessions = SessionStore(self.config.session_lifetime,
+                                     self.config.mfa_session_lifetime)
+        self._static_roots: dict[str, Path] = {}
+        self.wsgi = ProxyFix(self._wsgi, x_for=1, x_proto=1, x_host=1) \
+            if self.config.proxy_mode else self._wsgi
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        return self.wsgi(environ, start_response)
+
+    def _wsgi(self, environ: dict, start_response: Any) -> Any:
+        httprequest = WerkzeugRequest(environ)
+        httprequest.max_content_length = self.config.max_request_size
+        httprequest.max_form_memory_size = self.config.max_request_size
+        response = self.serve_static(httprequest) or self.handle(httprequest)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response(environ, start_response)
+
+    # -- static files ----------------------------------------------------------
+
+    def serve_static(self, httprequest: WerkzeugRequest) -> Response | None:
+        parts = httprequest.path.split("/", 3)
+        if len(parts) < 4 or parts[2] != "static" or httprequest.method not in ("GET", "HEAD"):
+            return None
+        if not self._static_roots:
+            self._static_roots = {n: a.path / "static" for n, a in self.server.discover().items()}
+        root = self._static_roots.get(parts[1])
+        if root is None:
+            return None
+        path = safe_join(str(root), parts[3])
+        if path is None or not Path(path).is_file():
+            return Response("Not found", status=404, mimetype="text/plain")
+        mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        response = Response(Path(path).read_bytes(), mimetype=mimetype)
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+    # -- the pipeline ----------------------------------------------------------
+
+    def handle(self, httprequest: WerkzeugRequest) -> Response:
+        now = self.server.clock()
+        request: Request | None = None
+        try:
+            with self.server.engine.connect() as conn:
+                transaction = conn.begin()
+                try:
+                    registry = self.server.registry(conn)
+                    session = self.load_session(conn, httprequest, now)
+                    env = Environment(registry, conn, session.uid, su=False)
+                    request = Request(httprequest, self.server, registry, env, session, now)
+                    request.env = env(context={"lang": self.pick_lang(request)})
+                    try:
+                        response = self.process(request)
+                    except _Abort as abort:
+                        transaction.rollback()  # refusals change nothing
+                        return self.finish(request, abort.response)
+                    self.sessions.save(conn, request.session, now)
+                    transaction.commit()
+                    return self.finish(request, response)
+                except BaseException:
+                    if transaction.is_active:
+                        transaction.rollback()
+                    raise
+        except DBAPIError as exc:
+            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                _logger.error("database unavailable on %s: %s", httprequest.path,
+                              exc.__class__.__name__)
+                return self.error_page(None, DatabaseUnavailable())
+            _logger.exception("database error on %s", httprequest.path)
+            return self.error_page(request, InternalServerError())
+        except HTTPException as exc:
+            return self.error_page(request, exc)
+        except Exception:
+            _logger.exception("error on %s %s", httprequest.method, httprequest.path)
+            return self.error_page(request, InternalServerError())
+
+    def process(self, request: Request) -> Response:
+        routing, method, args = self.match(request)
+        request.routing = routing
+        self.authenticate(request, routing)
+        self.check_csrf(request, routing)
+        self.check_identity(request, routing)
+        return self.dispatch(request, method, args)
+
+    def load_session(self, conn: Any, httprequest: WerkzeugRequest, now: float) -> Session:
+        session = self.sessions.load(conn, httprequest.cookies.get(COOKIE_NAME), now)
+        self.sessions.touch(conn, session, now)
+        return session
+
+    def pick_lang(self, request: Request) -> str:
+        languages = request.registry.languages
+        if request.session.uid:
+            lang = request.env(su=True).user.lang
+            if lang in languages:
+                return lang
+        best = request.httprequest.accept_languages.best_match(languages)
+        return best or "en"
+
+    def match(self, request: Request) -> tuple[Routing, Any, dict]:
+        adapter = request.registry.url_map.bind_to_environ(request.httprequest.environ)
+        endpoint, args = adapter.match()  # raises NotFound, MethodNotAllowed, redirects
+        cls, name, routing = request.registry.endpoints[endpoint]
+        return routing, getattr(cls(), name), args
+
+    def authenticate(self, request: Request, routing: Routing) -> None:
+        session = request.session
+        if session.pre_uid and not session.uid:
+            if request.now - session.get("pre_login_at", 0) > self.config.mfa_session_lifetime:
+                session.clear()
+                raise _Abort(request.redirect_query("/web/login", error="expired"))
+            if not routing.mfa:
+                raise _Abort(request.redirect(session["mfa_url"]))
+            return
+        if routing.auth == "user" and not session.uid:
+            target = request.httprequest.full_path.rstrip("?")
+            raise _Abort(request.redirect_query("/web/login", redirect=target))
+        if session.uid:
+            user = request.env(su=True).user.exists()
+            if not user or not user.active:
+                session.clear()
+                raise _Abort(request.redirect("/web/login"))
+
+    def check_csrf(self, request: Request, routing: Routing) -> None:
+        if request.httprequest.method in STATE_CHANGING and routing.csrf:
+            token = request.httprequest.form.get("csrf_token")
+            if not request.validate_csrf(token):
+                _logger.warning("CSRF token refused on %s", request.httprequest.path)
+                raise CSRFError()
+
+    def check_identity(self, request: Request, routing: Routing) -> None:
+        """Send a stale session to the password page, then back where it was."""
+        if routing.identity and not request.identity_is_fresh():
+            httprequest = request.httprequest
+            if httprequest.method == "GET":
+                target = httprequest.full_path.rstrip("?")
+            else:  # a form post cannot be replayed: come back to the page holding the form
+                referrer = urlsplit(httprequest.referrer or "")
+                target = safe_redirect(referrer.path, "/web/preferences")
+            raise _Abort(request.redirect_query("/web/identity", redirect=target))
+
+    def dispatch(self, request: Request, method: Any, args: dict) -> Response:
+        try:
+            result = method(request, **args)
+        except AccessError as exc:
+            raise AdminOnly(str(exc)) from exc
+        if isinstance(result, str):
+            return Response(result, mimetype="text/html")
+        return result
+
+    def finish(self, request: Request, response: Response) -> Response:
+        """Set the session cookie when its id changed, and the cookies the request asked for."""
+        secure = request.is_secure
+        sid = request.session.sid
+        cookie = request.httprequest.cookies.get(COOKIE_NAME)
+        if sid and request.session._loaded_sid == sid and sid != cookie:
+            response.set_cookie(COOKIE_NAME, sid or "", httponly=True, samesite="Lax",
+                                secure=secure, path="/")
+        for name, value, max_age in request.cookies:
+            response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Lax",
+                                secure=secure, path="/")
+        return response
+
+    # -- errors ----------------------------------------------------------------
+
+    def error_page(self, request: Request | None, exc: HTTPException) -> Response:
+        """A clean page for *exc*, in the request's language; plain HTML as a last resort."""
+        if exc.code is None or 300 <= exc.code < 400:
+            return exc.get_response()  # routing redirects (a missing trailing slash...)
+        code = exc.code
+        lang = request.lang if request is not None else "en"
+        registry = request.registry if request is not None else None
+        tr = (lambda m: registry.translate(lang, m)) if registry else (lambda m: m)
+        title, description = tr(title_of(exc)), tr(exc.description or "")
+        body = None
+        if registry is not None:
+            try:
+                page = registry.render("web.error_page", {
+                    "code": code, "title": title, "description": description,
+                    "_": lambda m, **k: tr(m), "user": None, "lang": lang,
+                    "company_name": "erpcore",
+                }, lang)
+                body = "<!DOCTYPE html>\n" + str(page)
+            except Exception:  # the error page must not fail: fall back to plain HTML
+                _logger.debug("error page template failed", exc_info=True)
+        if body is None:
+            body = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{code} "
+                    f"{escape(title)}</title></head><body><h1>{code} {escape(title)}</h1>"
+                    f"<p>{escape(description)}</p></body></html>")
+        response = Response(body, status=code, mimetype="text/html")
+        if code == 503:
+            response.headers["Retry-After"] = "5"
+        if code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response

@@ -1,0 +1,157 @@
+"""The request object handed to every controller method.
+
+It is passed explicitly (``def index(self, request): ...``): there is no
+global request. It gives the environment, the session, the form, the
+clock, and helpers to render a template, redirect, and sign a user in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
+
+from werkzeug.datastructures import MultiDict
+from werkzeug.utils import redirect as _redirect
+from werkzeug.wrappers import Request as WerkzeugRequest
+from werkzeug.wrappers import Response
+
+from erpcore.http.session import Session
+
+if TYPE_CHECKING:
+    from erpcore.http.controllers import Routing
+    from erpcore.orm.environment import Environment
+    from erpcore.orm.registry import Registry
+    from erpcore.server import Server
+
+_logger = logging.getLogger(__name__)
+
+
+class Request:
+    def __init__(self, httprequest: WerkzeugRequest, server: Server, registry: Registry,
+                 env: Environment, session: Session, now: float):
+        self.httprequest = httprequest
+        self.server = server
+        self.registry = registry
+        self.env = env
+        self.session = session
+        #: the time of this request (injected clock); use it, not time.time()
+        self.now = now
+        self.routing: Routing | None = None
+        #: cookies to set on the response, as (name, value, max_age) triples
+        self.cookies: list[tuple[str, str, int | None]] = []
+
+    # -- input -----------------------------------------------------------------
+
+    @property
+    def params(self) -> MultiDict:
+        """Query string and form, the form winning."""
+        merged = MultiDict(self.httprequest.args)
+        merged.update(self.httprequest.form)
+        return merged
+
+    @property
+    def remote_addr(self) -> str:
+        return self.httprequest.remote_addr or ""
+
+    @property
+    def is_secure(self) -> bool:
+        return self.httprequest.scheme == "https"
+
+    @property
+    def lang(self) -> str:
+        return self.env.lang
+
+    def _(self, message: str, **params: Any) -> str:
+        return self.env._(message, **params)
+
+    # -- CSRF ------------------------------------------------------------------
+
+    def csrf_token(self) -> str:
+        """A token bound to this session: a new session id gives a new token."""
+        key = self.registry.keyring.derive("csrf")
+        secret = self.session.csrf_secret()
+        return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
+
+    def validate_csrf(self, token: str | None) -> bool:
+        if not token or "csrf_secret" not in self.session.data:
+            return False
+        return hmac.compare_digest(token.encode("utf-8", "replace"), self.csrf_token().encode())
+
+    # -- output ----------------------------------------------------------------
+
+    def render(self, template: str, values: dict[str, Any] | None = None,
+               status: int = 200) -> Response:
+        context = {
+            "request": self,
+            "env": self.env,
+            "user": self.env.user if self.session.uid else None,
+            "_": self._,
+            "csrf_token": self.csrf_token(),
+            "lang": self.lang,
+            "company_name": self.company_name(),
+        }
+        context.update(values or {})
+        html = self.registry.render(template, context, self.lang)
+        return Response("<!DOCTYPE html>\n" + str(html), status=status, mimetype="text/html")
+
+    def redirect(self, location: str, code: int = 303) -> Response:
+        return _redirect(location, code)
+
+    def redirect_query(self, path: str, **query: str) -> Response:
+        query = {k: v for k, v in query.items() if v}
+        return self.redirect(f"{path}?{urlencode(query)}" if query else path)
+
+    def set_cookie(self, name: str, value: str, max_age: int | None) -> None:
+        self.cookies.append((name, value, max_age))
+
+    def company_name(self) -> str:
+        from erpcore.db import get_parameter
+
+        return get_parameter(self.env.conn, "base.company_name", "") or "erpcore"
+
+    # -- signing in --------------------------------------------------------------
+
+    def start_mfa(self, uid: int, mfa_url: str) -> Response:
+        """Half-sign *uid* in: the password was right, a second factor is due at *mfa_url*."""
+        self.session.data.pop("uid", None)
+        self.session["pre_uid"] = uid
+        self.session["pre_login_at"] = self.now
+        self.session["mfa_url"] = mfa_url
+        self.session["identity_checked_at"] = self.now
+        self.session.rotate()
+        return self.redirect(mfa_url)
+
+    def finish_login(self, uid: int, redirect: str | None = None) -> Response:
+        """Sign *uid* in fully (both factors done), with a new session id."""
+        checked = self.session.get("identity_checked_at", self.now)
+        lang = self.session.get("lang")
+        self.session.clear()
+        self.session["uid"] = uid
+        self.session["login_at"] = self.now
+        self.session["identity_checked_at"] = checked
+        if lang:
+            self.session["lang"] = lang
+        self.env = self.env(uid=uid, su=False)
+        return self.redirect(safe_redirect(redirect))
+
+    def logout(self) -> None:
+        self.session.clear()
+
+    def identity_is_fresh(self) -> bool:
+        checked = self.session.get("identity_checked_at") or 0
+        return self.now - checked <= self.server.config.identity_check_lifetime
+
+
+def safe_redirect(target: str | None, default: str = "/web") -> str:
+    """*target* if it is a path on this site, else *default* (no open redirect)."""
+    if not target or len(target) > 2000:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return default
+    return target

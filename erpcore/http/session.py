@@ -1,0 +1,141 @@
+"""Server-side sessions, stored in the database.
+
+The cookie holds a random 256-bit id and nothing else; the database holds
+only the SHA-256 of that id, so a dump of the table cannot be replayed as a
+cookie. The id changes at every privilege change (:meth:`Session.rotate`).
+
+A session is in one of three states:
+
+* anonymous: ``uid`` and ``pre_uid`` are None;
+* half-signed-in: the password was right, ``pre_uid`` is set and the second
+  factor is pending at ``mfa_url``; it lasts ``mfa_session_lifetime``;
+* signed in: ``uid`` is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from erpcore.db import session_table as S
+
+COOKIE_NAME = "session_id"
+#: anonymous sessions (a visit to the sign-in page) are forgotten sooner
+ANONYMOUS_LIFETIME = 3600
+
+
+def _hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+class Session:
+    def __init__(self, sid: str | None, data: dict[str, Any] | None = None):
+        #: the id in the cookie; None until the session is first saved
+        self.sid = sid
+        self.data: dict[str, Any] = data or {}
+        #: the id this session had when loaded, deleted when it changes
+        self._loaded_sid = sid
+        self.modified = False
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[key] = value
+        self.modified = True
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        self.modified = True
+        return self.data.pop(key, default)
+
+    @property
+    def uid(self) -> int | None:
+        return self.data.get("uid")
+
+    @property
+    def pre_uid(self) -> int | None:
+        return self.data.get("pre_uid")
+
+    def rotate(self) -> None:
+        """Give the session a new id and a new CSRF secret (privilege change)."""
+        self.sid = secrets.token_urlsafe(32)
+        self.data["csrf_secret"] = secrets.token_hex(32)
+        self.modified = True
+
+    def clear(self) -> None:
+        """Forget everything, then rotate: used at sign-out."""
+        self.data = {}
+        self.rotate()
+
+    def csrf_secret(self) -> str:
+        if "csrf_secret" not in self.data:
+            self.data["csrf_secret"] = secrets.token_hex(32)
+            self.modified = True
+        return self.data["csrf_secret"]
+
+
+class SessionStore:
+    """Loads and saves sessions in ``http_session``."""
+
+    def __init__(self, lifetime: int, mfa_lifetime: int):
+        self.lifetime = lifetime
+        self.mfa_lifetime = mfa_lifetime
+
+    def load(self, conn: Connection, sid: str | None, now: float) -> Session:
+        if not sid or len(sid) > 128:
+            return Session(None)
+        row = conn.execute(
+            sa.select(S.c.data, S.c.expires_at).where(S.c.sid_hash == _hash(sid))
+        ).first()
+        if row is None or row.expires_at < now:
+            return Session(None)
+        return Session(sid, json.loads(row.data))
+
+    def _expiry(self, session: Session, now: float) -> float:
+        if session.uid:
+            return now + self.lifetime
+        if session.pre_uid:
+            return session.get("pre_login_at", now) + self.mfa_lifetime
+        return now + ANONYMOUS_LIFETIME
+
+    def save(self, conn: Connection, session: Session, now: float) -> None:
+        """Write the session if it changed; a changed id deletes the old row."""
+        if not session.modified:
+            return
+        if session.sid is None:
+            session.sid = secrets.token_urlsafe(32)
+        if session._loaded_sid and session._loaded_sid != session.sid:
+            conn.execute(sa.delete(S).where(S.c.sid_hash == _hash(session._loaded_sid)))
+        values = {
+            "data": json.dumps(session.data),
+            "uid": session.uid,
+            "expires_at": self._expiry(session, now),
+        }
+        key = _hash(session.sid)
+        if not conn.execute(sa.update(S).where(S.c.sid_hash == key).values(**values)).rowcount:
+            conn.execute(sa.insert(S).values(sid_hash=key, **values))
+        session._loaded_sid = session.sid
+        session.modified = False
+
+    def touch(self, conn: Connection, session: Session, now: float) -> None:
+        """Extend a signed-in session's idle expiry, at most once a minute."""
+        if session.uid and now - session.get("touched_at", 0) > 60:
+            session["touched_at"] = now
+
+    def delete_user_sessions(self, conn: Connection, uid: int, keep: Session | None = None) -> None:
+        """Sign *uid* out everywhere (but in *keep*), e.g. after a password change."""
+        query = sa.delete(S).where(S.c.uid == uid)
+        if keep is not None and keep.sid:
+            query = query.where(S.c.sid_hash != _hash(keep.sid))
+        conn.execute(query)
+
+    def vacuum(self, conn: Connection, now: float) -> int:
+        return conn.execute(sa.delete(S).where(S.c.expires_at < now)).rowcount

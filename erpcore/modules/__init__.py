@@ -1,0 +1,1 @@
+"""Addons: finding them, reading their manifests, installing and uninstalling them."""

@@ -1,0 +1,176 @@
+"""Installing and uninstalling addons: each in one transaction.
+
+Install resolves dependencies, builds the registry the database will have,
+creates the new tables and columns, writes the addons' records and runs their
+hooks, then records the new state and moves the registry sequence on so that
+every worker rebuilds. Uninstall is the mirror image. Any error rolls the
+whole transaction back: the database stays exactly as it was (SQLite and
+PostgreSQL both roll back DDL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from erpcore import db
+from erpcore.modules.addons import (
+    Addon,
+    AddonError,
+    check_external_dependencies,
+    dependency_order,
+)
+from erpcore.modules.data import load_records
+from erpcore.orm.environment import Environment
+from erpcore.orm.registry import Registry
+
+if TYPE_CHECKING:
+    from erpcore.server import Server
+
+_logger = logging.getLogger(__name__)
+
+#: addons that are the server itself and cannot be removed
+CORE_ADDONS = ("base", "web")
+
+
+def installed_names(conn: Connection, available: dict[str, Addon]) -> list[str]:
+    """The installed addons, in dependency order (addons gone from disk are skipped)."""
+    t = db.modules_table
+    names = conn.execute(sa.select(t.c.name).where(t.c.state == "installed")).scalars()
+    present = [n for n in names if n in available]
+    return dependency_order(sorted(present), available)
+
+
+def _set_state(conn: Connection, addon: Addon, state: str) -> None:
+    t = db.modules_table
+    values = {"state": state, "version": addon.manifest.version,
+              "write_date": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
+    if not conn.execute(sa.update(t).where(t.c.name == addon.name).values(**values)).rowcount:
+        conn.execute(sa.insert(t).values(name=addon.name, **values))
+
+
+def _run_hook(addon: Addon, hook: str, env: Environment) -> None:
+    if hook:
+        function = getattr(addon.module(), hook, None)
+        if function is None:
+            raise AddonError(f"addon {addon.name!r}: hook {hook!r} is not defined")
+        function(env)
+
+
+def sync_schema(conn: Connection, registry: Registry) -> None:
+    """Create the registry's missing tables and add its missing columns."""
+    inspector = sa.inspect(conn)
+    existing = set(inspector.get_table_names())
+    registry.metadata.create_all(conn)
+    preparer = conn.dialect.identifier_preparer
+    for table in registry.metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            ddl = column.type.compile(dialect=conn.dialect)
+            reference = ""
+            for fk in column.foreign_keys:
+                target = fk.target_fullname.split(".")
+                reference = (f" REFERENCES {preparer.quote(target[0])}({preparer.quote(target[1])})"
+                             f" ON DELETE {fk.ondelete or 'SET NULL'}")
+            conn.exec_driver_sql(
+                f"ALTER TABLE {preparer.quote(table.name)} "
+                f"ADD COLUMN {preparer.quote(column.name)} {ddl}{reference}"
+            )
+            if column.index:
+                sa.Index(f"ix_{table.name}_{column.name}", column).create(conn)
+
+
+def drop_schema(conn: Connection, old: Registry, new: Registry) -> None:
+    """Drop the tables and columns that *old* has and *new* does not."""
+    inspector = sa.inspect(conn)
+    preparer = conn.dialect.identifier_preparer
+    for table in reversed(old.metadata.sorted_tables):
+        if table.name not in new.metadata.tables:
+            table.drop(conn, checkfirst=True)
+            continue
+        kept = new.metadata.tables[table.name].columns
+        gone = [c.name for c in table.columns if c.name not in kept]
+        if not gone:
+            continue
+        for index in inspector.get_indexes(table.name):
+            if set(index["column_names"]) & set(gone):
+                conn.exec_driver_sql(f"DROP INDEX {preparer.quote(index['name'])}")
+        for name in gone:
+            conn.exec_driver_sql(
+                f"ALTER TABLE {preparer.quote(table.name)} DROP COLUMN {preparer.quote(name)}"
+            )
+
+
+def install(server: Server, conn: Connection, names: list[str]) -> list[str]:
+    """Install *names* and what they depend on, in the transaction of *conn*.
+
+    Returns the addons newly installed.
+    """
+    available = server.discover()
+    installed = installed_names(conn, available)
+    to_install = [n for n in dependency_order(names, available) if n not in installed]
+    if not to_install:
+        return []
+    for name in to_install:
+        check_external_dependencies(available[name])
+    order = dependency_order(installed + to_install, available)
+    registry = server.build_registry(conn, [available[n] for n in order])
+    sync_schema(conn, registry)
+    env = Environment(registry, conn, None, su=True)
+    for name in to_install:
+        addon = available[name]
+        load_records(addon, env)
+        _run_hook(addon, addon.manifest.post_init_hook, env)
+        _set_state(conn, addon, "installed")
+        _logger.info("addon %s installed", name)
+    db.bump_registry_sequence(conn)
+    return to_install
+
+
+def uninstall(server: Server, conn: Connection, name: str) -> list[str]:
+    """Uninstall *name* and the installed addons that depend on it, in *conn*'s transaction.
+
+    Returns the addons removed.
+    """
+    if name in CORE_ADDONS:
+        raise AddonError(f"addon {name!r} is part of the server and cannot be uninstalled")
+    available = server.discover()
+    installed = installed_names(conn, available)
+    if name not in installed:
+        raise AddonError(f"addon {name!r} is not installed")
+    removed = {name}
+    for other in installed:  # dependency order: dependents come after
+        if set(available[other].manifest.depends) & removed:
+            removed.add(other)
+    to_remove = [n for n in installed if n in removed]
+    old = server.build_registry(conn, [available[n] for n in installed])
+    env = Environment(old, conn, None, su=True)
+    for addon_name in reversed(to_remove):
+        addon = available[addon_name]
+        _run_hook(addon, addon.manifest.uninstall_hook, env)
+        _delete_records(env, addon_name)
+        _set_state(conn, addon, "uninstalled")
+    kept = [available[n] for n in installed if n not in removed]
+    drop_schema(conn, old, server.build_registry(conn, kept))
+    db.bump_registry_sequence(conn)
+    _logger.info("addons uninstalled: %s", ", ".join(to_remove))
+    return to_remove
+
+
+def _delete_records(env: Environment, addon: str) -> None:
+    t = db.model_data_table
+    rows = env.conn.execute(
+        sa.select(t.c.model, t.c.res_id).where(t.c.module == addon)
+    ).all()
+    for model, res_id in rows:
+        if model in env.registry.models:
+            env[model].browse(res_id).exists().unlink()
+    env.conn.execute(sa.delete(t).where(t.c.module == addon))

@@ -1,0 +1,323 @@
+"""Models and recordsets, the Odoo way, kept to what addons need.
+
+A model is a class with ``_name``; an addon extends it with a class that sets
+``_inherit`` to that name and calls ``super()``. The registry
+(:mod:`erpcore.orm.registry`) stacks those classes in dependency order into
+the class that is actually used. Every class is recorded here, with the addon
+that defined it, when Python imports it.
+
+A recordset is an environment plus a tuple of ids::
+
+    users = env["res.users"].search([("active", "=", True)])
+    for user in users:
+        user.write({"name": user.name.title()})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import sqlalchemy as sa
+
+from erpcore.modules.addons import addon_of_module
+from erpcore.orm import fields
+from erpcore.orm.exceptions import AccessError, ValidationError
+
+if TYPE_CHECKING:
+    from erpcore.orm.environment import Environment
+    from erpcore.orm.registry import Registry
+
+#: every model class Python has imported, by the addon that defines it
+model_classes: dict[str, list[type[BaseModel]]] = {}
+
+Domain = Sequence[tuple[str, str, Any]]
+
+_OPERATORS = {
+    "=": lambda c, v: c.is_(None) if v is None or v is False else c == v,
+    "!=": lambda c, v: c.isnot(None) if v is None or v is False else c != v,
+    "<": lambda c, v: c < v,
+    "<=": lambda c, v: c <= v,
+    ">": lambda c, v: c > v,
+    ">=": lambda c, v: c >= v,
+    "in": lambda c, v: c.in_(list(v)),
+    "not in": lambda c, v: c.not_in(list(v)),
+    "like": lambda c, v: c.like(f"%{v}%"),
+    "ilike": lambda c, v: c.ilike(f"%{v}%"),
+}
+
+
+class BaseModel:
+    """A recordset of one model. Subclass :class:`Model`, not this."""
+
+    #: the model's name, such as ``res.users``
+    _name: ClassVar[str | None] = None
+    #: the name of the model this class extends
+    _inherit: ClassVar[str | None] = None
+    _description: ClassVar[str] = ""
+    _order: ClassVar[str] = "id"
+    # set by the registry on the assembled class
+    _registry: ClassVar[Registry]
+    _table: ClassVar[str]
+    _fields: ClassVar[dict[str, fields.Field]]
+    _sa_table: ClassVar[sa.Table]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("_assembled"):
+            return
+        if "_name" not in cls.__dict__ and "_inherit" not in cls.__dict__:
+            return  # an abstract helper base, not a model
+        addon = addon_of_module(cls.__module__)
+        model_classes.setdefault(addon, []).append(cls)
+
+    def __init__(self, env: Environment, ids: tuple[int, ...] = ()):
+        self.env = env
+        self._ids = ids
+
+    # -- recordset basics ------------------------------------------------------
+
+    @property
+    def ids(self) -> list[int]:
+        return list(self._ids)
+
+    @property
+    def id(self) -> int | bool:
+        if not self._ids:
+            return False
+        self.ensure_one()
+        return self._ids[0]
+
+    def __iter__(self) -> Iterator[BaseModel]:
+        for rid in self._ids:
+            yield type(self)(self.env, (rid,))
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __bool__(self) -> bool:
+        return bool(self._ids)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, BaseModel) and other._name == self._name
+                and set(other._ids) == set(self._ids))
+
+    def __hash__(self) -> int:
+        return hash((self._name, frozenset(self._ids)))
+
+    def __repr__(self) -> str:
+        return f"{self._name}{self._ids!r}"
+
+    def ensure_one(self) -> BaseModel:
+        if len(self._ids) != 1:
+            raise ValueError(f"expected one {self._name} record, got {len(self._ids)}")
+        return self
+
+    def browse(self, ids: int | Sequence[int] = ()) -> BaseModel:
+        if isinstance(ids, int):
+            ids = (ids,)
+        return type(self)(self.env, tuple(int(i) for i in ids))
+
+    def sudo(self, flag: bool = True) -> BaseModel:
+        return type(self)(self.env(su=flag), self._ids)
+
+    def with_user(self, user: BaseModel | int) -> BaseModel:
+        uid = user if isinstance(user, int) else user.id
+        return type(self)(self.env(uid=uid, su=False), self._ids)
+
+    def with_context(self, **context: Any) -> BaseModel:
+        return type(self)(self.env(context={**self.env.context, **context}), self._ids)
+
+    def exists(self) -> BaseModel:
+        if not self._ids:
+            return self
+        t = self._sa_table
+        rows = self.env.conn.execute(sa.select(t.c.id).where(t.c.id.in_(self._ids))).scalars()
+        found = set(rows)
+        return self.browse([i for i in self._ids if i in found])
+
+    def mapped(self, name: str) -> list[Any]:
+        return [getattr(rec, name) for rec in self]
+
+    def filtered(self, predicate: Any) -> BaseModel:
+        return self.browse([rec.id for rec in self if predicate(rec)])
+
+    # -- access ----------------------------------------------------------------
+
+    def check_access(self, operation: str) -> None:
+        """Raise :class:`AccessError` unless the user may *operation* this model."""
+        if not self.env.has_model_access(self._name, operation):
+            raise AccessError(f"you may not {operation} {self._description or self._name}")
+
+    def _check_field_access(self, field: fields.Field) -> None:
+        if field.groups and not self.env.su and not self.env.user_in_any(field.groups):
+            raise AccessError(f"field {self._name}.{field.name} is restricted")
+
+    # -- reading ---------------------------------------------------------------
+
+    def _read_field(self, field: fields.Field) -> Any:
+        if not self._ids:
+            return field.empty()
+        self.ensure_one()
+        self._check_field_access(field)
+        if isinstance(field, fields.One2many):
+            return field.load(self)
+        if isinstance(field, fields.Many2many):
+            rel = self._registry.metadata.tables[field.relation]
+            ids = self.env.conn.execute(
+                sa.select(rel.c[field.column2]).where(rel.c[field.column1] == self._ids[0])
+            ).scalars()
+            return self.env[field.comodel].browse(sorted(ids))
+        row = self.env.cache_row(self)
+        return field.from_db(row[field.name], self)
+
+    def _where(self, domain: Domain) -> list[Any]:
+        t = self._sa_table
+        clauses = []
+        for item in domain:
+            name, op, value = item
+            if op not in _OPERATORS:
+                raise ValueError(f"unknown domain operator {op!r}")
+            if name != "id" and name not in self._fields:
+                raise ValueError(f"unknown field {self._name}.{name}")
+            field = self._fields.get(name)
+            if field is not None:
+                self._check_field_access(field)
+                if isinstance(field, fields.Many2many):
+                    rel = self._registry.metadata.tables[field.relation]
+                    values = value if isinstance(value, (list, tuple)) else [value]
+                    sub = sa.select(rel.c[field.column1]).where(rel.c[field.column2].in_(values))
+                    clauses.append(t.c.id.in_(sub) if op in ("=", "in") else t.c.id.not_in(sub))
+                    continue
+                if isinstance(value, BaseModel):
+                    value = value.id
+            clauses.append(_OPERATORS[op](t.c[name], value))
+        return clauses
+
+    def search(self, domain: Domain = (), order: str | None = None,
+               limit: int | None = None) -> BaseModel:
+        self.check_access("read")
+        t = self._sa_table
+        query = sa.select(t.c.id).where(*self._where(domain))
+        for part in (order or self._order).split(","):
+            name, _, direction = part.strip().partition(" ")
+            column = t.c[name]
+            query = query.order_by(column.desc() if direction.lower() == "desc" else column)
+        if limit:
+            query = query.limit(limit)
+        return self.browse(list(self.env.conn.execute(query).scalars()))
+
+    def search_count(self, domain: Domain = ()) -> int:
+        self.check_access("read")
+        t = self._sa_table
+        query = sa.select(sa.func.count()).select_from(t).where(*self._where(domain))
+        return self.env.conn.execute(query).scalar_one()
+
+    # -- writing ---------------------------------------------------------------
+
+    def _split_values(self, vals: dict[str, Any]) -> tuple[dict, dict, dict]:
+        """Column values, encrypted values and relation values of *vals*."""
+        columns: dict[str, Any] = {}
+        sealed: dict[str, Any] = {}
+        relations: dict[str, Any] = {}
+        for name, value in vals.items():
+            field = self._fields.get(name)
+            if field is None:
+                raise ValueError(f"unknown field {self._name}.{name}")
+            self._check_field_access(field)
+            if isinstance(field, fields.Many2many):
+                relations[name] = value
+            elif isinstance(field, fields.Encrypted):
+                sealed[name] = value
+            elif isinstance(field, fields.One2many):
+                raise ValueError(f"{self._name}.{name} is read only")
+            else:
+                columns[name] = field.to_db(value)
+        return columns, sealed, relations
+
+    def create(self, vals: dict[str, Any]) -> BaseModel:
+        self.check_access("create")
+        full = {}
+        for name, field in self._fields.items():
+            if name not in vals and field.default is not None:
+                full[name] = field.default_value()
+        full.update(vals)
+        for name, field in self._fields.items():
+            if field.required and full.get(name) in (None, False, ""):
+                raise ValidationError(f"{field.string or name} is required")
+        columns, sealed, relations = self._split_values(full)
+        result = self.env.conn.execute(sa.insert(self._sa_table).values(**columns))
+        record = self.browse(result.inserted_primary_key[0])
+        record._write_sealed(sealed)
+        record._write_relations(relations)
+        return record
+
+    def write(self, vals: dict[str, Any]) -> bool:
+        if not self._ids:
+            return True
+        self.check_access("write")
+        for name, field in self._fields.items():
+            if field.required and name in vals and vals[name] in (None, False, ""):
+                raise ValidationError(f"{field.string or name} is required")
+        columns, sealed, relations = self._split_values(vals)
+        if columns:
+            t = self._sa_table
+            self.env.conn.execute(sa.update(t).where(t.c.id.in_(self._ids)).values(**columns))
+        self._write_sealed(sealed)
+        self._write_relations(relations)
+        self.env.invalidate(self)
+        return True
+
+    def _write_if(self, domain: Domain, vals: dict[str, Any]) -> bool:
+        """Write *vals* only if the record still matches *domain*, atomically.
+
+        One conditional UPDATE: when several transactions race, exactly the
+        ones that found the condition true change the row, so this is the
+        primitive for "accept once" checks. Returns whether the row changed.
+        """
+        self.ensure_one()
+        self.check_access("write")
+        columns, sealed, relations = self._split_values(vals)
+        if sealed or relations:
+            raise ValueError("_write_if takes plain column values only")
+        t = self._sa_table
+        query = sa.update(t).where(t.c.id == self._ids[0], *self._where(domain)).values(**columns)
+        changed = self.env.conn.execute(query).rowcount == 1
+        self.env.invalidate(self)
+        return changed
+
+    def _write_sealed(self, sealed: dict[str, Any]) -> None:
+        if not sealed:
+            return
+        t = self._sa_table
+        for record in self:
+            values = {
+                name: (record.env.seal(value, record, self._fields[name]) if value else None)
+                for name, value in sealed.items()
+            }
+            self.env.conn.execute(sa.update(t).where(t.c.id == record.id).values(**values))
+
+    def _write_relations(self, relations: dict[str, Any]) -> None:
+        for name, value in relations.items():
+            field = self._fields[name]
+            rel = self._registry.metadata.tables[field.relation]
+            ids = value.ids if isinstance(value, BaseModel) else [int(v) for v in value or ()]
+            for rid in self._ids:
+                self.env.conn.execute(sa.delete(rel).where(rel.c[field.column1] == rid))
+                for target in dict.fromkeys(ids):
+                    self.env.conn.execute(
+                        sa.insert(rel).values({field.column1: rid, field.column2: target})
+                    )
+
+    def unlink(self) -> bool:
+        if not self._ids:
+            return True
+        self.check_access("unlink")
+        t = self._sa_table
+        self.env.conn.execute(sa.delete(t).where(t.c.id.in_(self._ids)))
+        self.env.invalidate(self)
+        return True
+
+
+class Model(BaseModel):
+    """Base class of every model defined or extended by an addon."""
