@@ -185,3 +185,30 @@ def rotate_keys(server: Server) -> int:
                     {field.name: env.seal(plain, record, field)}))
                 count += 1
     return count
+
+
+class I18n(Command):
+    name = "i18n"
+    help = "extract an addon's terms into its .pot and .po files, or check them"
+    needs_database = False
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("extract", help="write i18n/ADDON.pot, merge into i18n/*.po"
+                       ).add_argument("addon")
+        sub.add_parser("check", help="fail on untranslated or stale terms").add_argument("addon")
+
+    def run(self, server: Server, args: argparse.Namespace) -> int:
+        from erpcore import i18n
+
+        addon = server.discover().get(args.addon)
+        if addon is None:
+            raise CommandError(f"unknown addon {args.addon!r}")
+        if args.action == "extract":
+            for path in i18n.update(addon.path):
+                print(f"wrote {path}")
+            return 0
+        found = i18n.problems(addon.path)
+        for line in found:
+            print(line)
+        return 1 if found else 0

@@ -236,25 +236,21 @@ class Application:
         if exc.code is None or 300 <= exc.code < 400:
             return exc.get_response()  # routing redirects (a missing trailing slash...)
         code = exc.code
-        lang = request.lang if request is not None else "en"
-        registry = request.registry if request is not None else None
-        tr = (lambda m: registry.translate(lang, m)) if registry else (lambda m: m)
-        title, description = tr(title_of(exc)), tr(exc.description or "")
         body = None
-        if registry is not None:
+        if request is not None and code != 503:
             try:
-                page = registry.render("web.error_page", {
-                    "code": code, "title": title, "description": description,
-                    "_": lambda m, **k: tr(m), "user": None, "lang": lang,
-                    "company_name": "erpcore",
-                }, lang)
+                page = request.registry.render("web.error_page", {
+                    "code": code, "kind": "csrf" if isinstance(exc, CSRFError) else "",
+                    "user": None, "lang": request.lang, "company_name": "erpcore",
+                }, request.lang)
                 body = "<!DOCTYPE html>\n" + str(page)
             except Exception:  # the error page must not fail: fall back to plain HTML
                 _logger.debug("error page template failed", exc_info=True)
         if body is None:
-            body = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{code} "
-                    f"{escape(title)}</title></head><body><h1>{code} {escape(title)}</h1>"
-                    f"<p>{escape(description)}</p></body></html>")
+            title = escape(title_of(exc))
+            body = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{code} {title}"
+                    f"</title></head><body><h1>{code} {title}</h1>"
+                    f"<p>{escape(exc.description or '')}</p></body></html>")
         response = Response(body, status=code, mimetype="text/html")
         if code == 503:
             response.headers["Retry-After"] = "5"

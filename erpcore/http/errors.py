@@ -1,8 +1,10 @@
 """HTTP errors the pipeline turns into pages.
 
 Werkzeug's exceptions already form the hierarchy (``code``, ``description``);
-this module adds the few the server raises itself, and the French and English
-titles shown for each status.
+this module adds the ones the server raises itself. The pages themselves
+(and their French and English texts) are the ``web.error_page`` template; the
+titles here serve the plain fallback page when no template can be rendered
+(the database is down, say).
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, ServiceUnavailable
 
 
 class CSRFError(Forbidden):
-    description = (
-        "The form has expired or did not come from this site. Reload the page and try again."
-    )
+    description = "The form has expired or did not come from this site."
 
 
 class AdminOnly(Forbidden):
