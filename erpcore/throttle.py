@@ -1,17 +1,19 @@
 """Failure throttles kept in the database, shared by every worker and machine.
 
 A throttle counts consecutive failures per key (an account, a client IP).
-The attempt is counted *before* the secret is checked, in one atomic upsert,
-so parallel requests cannot all slip through the last free try::
+The attempt is counted *before* the secret is checked, and the attempt that
+reaches the limit starts the wait at once, in the same transaction (whose
+row lock makes concurrent attempts queue behind it). So parallel requests
+cannot slip past the limit: exactly ``max_failures`` tries, then a wait::
 
     wait = throttle.attempt(conn, key, now)   # counts this try, or refuses
     if wait: refuse ("try again in {wait} s")
-    elif secret is right: throttle.success(conn, key)
-    else: throttle.failure(conn, key, now)    # may start a wait
+    elif secret is right: throttle.success(conn, key)   # lifts any wait
+    else: throttle.failure(conn, key, now)    # the wait now running, if any
 
-After ``max_failures`` consecutive failures each further failure imposes a
-wait of ``base_wait * growth ** k`` seconds (k = 0, 1, 2, ...) capped at
-``max_wait``; during the wait every attempt is refused, right or wrong.
+The attempt numbered ``max_failures + k`` (k = 0, 1, 2, ...) starts a wait of
+``base_wait * growth ** k`` seconds, capped at ``max_wait``; during a wait
+every attempt is refused, right or wrong, and is not counted.
 """
 
 from __future__ import annotations
@@ -55,9 +57,14 @@ class Throttle:
             set_={"failures": T.c.failures + 1, "updated_at": now},
             where=T.c.locked_until <= now,
         ).returning(T.c.failures)
-        if conn.execute(statement).first() is not None:
-            return 0
-        return self.remaining(conn, key, now)
+        row = conn.execute(statement).first()
+        if row is None:
+            return self.remaining(conn, key, now)
+        wait = self._wait_for(row.failures)
+        if wait:  # this is the last try before a wait: start the wait now, lifted on success
+            conn.execute(sa.update(T).where(T.c.key == key).values(
+                locked_until=now + wait, lockouts=T.c.lockouts + 1))
+        return 0
 
     def remaining(self, conn: Connection, key: str, now: float) -> int:
         """Seconds left to wait on *key* (0 when free), without counting anything."""
@@ -67,13 +74,8 @@ class Throttle:
         return max(0, math.ceil(locked_until - now))
 
     def failure(self, conn: Connection, key: str, now: float) -> int:
-        """Record that the counted attempt failed; returns the wait it imposes (0 if none)."""
-        failures = conn.execute(sa.select(T.c.failures).where(T.c.key == key)).scalar() or 0
-        wait = self._wait_for(failures)
-        if wait:
-            conn.execute(sa.update(T).where(T.c.key == key).values(
-                locked_until=now + wait, lockouts=T.c.lockouts + 1, updated_at=now))
-        return math.ceil(wait)
+        """The counted attempt failed: the seconds of the wait now running (0 if none)."""
+        return self.remaining(conn, key, now)
 
     def success(self, conn: Connection, key: str) -> None:
         conn.execute(sa.delete(T).where(T.c.key == key))

@@ -47,7 +47,8 @@ class Session(Controller):
         conn = request.env.conn
         throttle = login_throttle(request)
         keys = [throttle_key("login", login), throttle_key("login-ip", request.remote_addr)]
-        wait = max(throttle.attempt(conn, key, request.now) for key in keys)
+        wait = max(throttle.remaining(conn, key, request.now) for key in keys)
+        wait = wait or max(throttle.attempt(conn, key, request.now) for key in keys)
         if wait:
             values["error"] = request._(
                 "Too many failed sign-ins. Try again in {seconds} seconds.", seconds=wait)
