@@ -54,6 +54,18 @@ SECURITY_HEADERS = {
 }
 
 
+def database_unavailable(exc: DBAPIError) -> bool:
+    """Whether *exc* means the database cannot be reached (503), not a bug (500)."""
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    # PostgreSQL reports lost or refused connections as OperationalError; SQLite also
+    # uses it for schema errors, of which only a lock held too long is "unavailable".
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "sqlite" not in type(exc.orig).__module__
+
+
 class _Abort(Exception):
     """Carries a ready response out of the pipeline, rolling the transaction back."""
 
@@ -131,7 +143,7 @@ class Application:
                         transaction.rollback()
                     raise
         except DBAPIError as exc:
-            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            if database_unavailable(exc):
                 _logger.error("database unavailable on %s: %s", httprequest.path,
                               exc.__class__.__name__)
                 return self.error_page(None, DatabaseUnavailable())
