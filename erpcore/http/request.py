@@ -7,12 +7,15 @@ clock, and helpers to render a template, redirect, and sign a user in.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_datetime
 from werkzeug.datastructures import MultiDict
 from werkzeug.utils import redirect as _redirect
 from werkzeug.wrappers import Request as WerkzeugRequest
@@ -92,10 +95,23 @@ class Request:
             "csrf_token": self.csrf_token(),
             "lang": self.lang,
             "company_name": self.company_name(),
+            "format_datetime": self.format_datetime,
         }
         context.update(values or {})
         html = self.registry.render(template, context, self.lang)
         return Response("<!DOCTYPE html>\n" + str(html), status=status, mimetype="text/html")
+
+    def format_datetime(self, value: dt.datetime | None, format: str = "medium") -> str:  # noqa: A002
+        """A stored (naive UTC) datetime in the user's time zone and language."""
+        if not value:
+            return ""
+        tz = (self.env(su=True).user.tz if self.session.uid else None) or "UTC"
+        try:
+            zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        return format_datetime(value.replace(tzinfo=dt.UTC), format, tzinfo=zone,
+                               locale=self.lang)
 
     def redirect(self, location: str, code: int = 303) -> Response:
         return _redirect(location, code)
