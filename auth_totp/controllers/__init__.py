@@ -1,0 +1,1 @@
+from auth_totp.controllers import admin, login, preferences  # noqa: F401

@@ -1,0 +1,127 @@
+"""Préférences: turning 2FA on and off, recovery codes, trusted browsers.
+
+Every change but activation asks for the password again when the last
+check is older than ten minutes (``identity=True``); activation itself is
+reached through the setup page, which asks for it.
+"""
+
+from __future__ import annotations
+
+from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response
+
+from auth_totp.controllers.login import ACCOUNT_THROTTLE
+from erpcore.addons.web.controllers.preferences import Preferences
+from erpcore.http import Request, route
+
+
+def setup_key(uid: int) -> str:
+    return f"totp-setup:{uid}"
+
+
+class TotpPreferences(Preferences):
+    def _values(self, request: Request, **values: object) -> dict:
+        result = super()._values(request, **values)
+        user = request.env.user.sudo()
+        left = request.env["auth_totp.recovery_code"].remaining(user.id)
+        result["totp"] = {
+            "enabled": user.totp_enabled,
+            "recovery_left": left,
+            "recovery_left_text": request._("Recovery codes left: {n} of 10.", n=left),
+            "devices": request.env["auth_totp.device"].sudo().search(
+                [("user_id", "=", user.id)]),
+        }
+        return result
+
+    # -- activation --------------------------------------------------------------
+
+    @route("/auth_totp/setup", auth="user", methods=["GET"], identity=True)
+    def setup(self, request: Request) -> Response:
+        if request.env.user.totp_enabled:
+            return request.redirect("/web/preferences")
+        wizard = request.env["auth_totp.wizard"].start(request.env.uid, request.now)
+        return self._setup_page(request, wizard)
+
+    def _setup_page(self, request: Request, wizard, error: str | None = None,
+                    status: int = 200) -> Response:
+        return request.render("auth_totp.setup", {"wizard": wizard, "error": error},
+                              status=status)
+
+    @route("/auth_totp/setup", auth="user", methods=["POST"])
+    def activate(self, request: Request) -> Response:
+        user = request.env.user
+        form = request.httprequest.form
+        wizard_id = form.get("wizard_id", "")
+        wizards = request.env["auth_totp.wizard"]
+        wizard = wizards.owned_by(int(wizard_id), user.id) if wizard_id.isdecimal() and \
+            len(wizard_id) < 12 else wizards.browse()
+        if not wizard or wizard.expired(request.now):
+            wizard.unlink()
+            return request.render("auth_totp.setup_expired", status=400)
+        conn, key = request.env.conn, setup_key(user.id)
+        wait = ACCOUNT_THROTTLE.remaining(conn, key, request.now) or \
+            ACCOUNT_THROTTLE.attempt(conn, key, request.now)
+        if wait:
+            return self._setup_page(request, wizard, request._(
+                "Too many attempts. Try again in {seconds} seconds.", seconds=wait), 429)
+        if not user._totp_enable(wizard.secret, form.get("totp_token", ""), request.now):
+            ACCOUNT_THROTTLE.failure(conn, key, request.now)
+            return self._setup_page(request, wizard, request._(
+                "This code is not the one your app shows for this key. Check the key and "
+                "type the 6 digits your app shows now."), 400)
+        ACCOUNT_THROTTLE.success(conn, key)
+        wizard.unlink()
+        self._audit(request, "enabled")
+        return self._recovery_page(request, None)
+
+    # -- recovery codes ----------------------------------------------------------
+
+    def _recovery_page(self, request: Request, event: str | None) -> Response:
+        codes = request.env["auth_totp.recovery_code"].generate(request.env.uid)
+        if event:
+            self._audit(request, event)
+        return request.render("auth_totp.recovery_codes", {
+            "codes": codes,
+            "download": "data:text/plain;charset=utf-8," + "%0A".join(codes),
+        })
+
+    @route("/auth_totp/recovery/regenerate", auth="user", methods=["POST"], identity=True)
+    def regenerate(self, request: Request) -> Response:
+        if not request.env.user.totp_enabled:
+            return request.redirect("/web/preferences")
+        return self._recovery_page(request, "recovery_regenerated")
+
+    # -- turning off ---------------------------------------------------------------
+
+    @route("/auth_totp/disable", auth="user", methods=["POST"], identity=True)
+    def disable(self, request: Request) -> Response:
+        if request.env.user.totp_enabled:
+            request.env.user._totp_disable()
+            self._audit(request, "disabled")
+        return request.redirect_query("/web/preferences", message="totp_disabled")
+
+    # -- trusted browsers ------------------------------------------------------------
+
+    @route("/auth_totp/devices/<int:device_id>/revoke", auth="user", methods=["POST"],
+           identity=True)
+    def revoke(self, request: Request, device_id: int) -> Response:
+        device = request.env["auth_totp.device"].sudo().search(
+            [("id", "=", device_id), ("user_id", "=", request.env.uid)])
+        if not device:
+            raise NotFound()
+        device.unlink()
+        self._audit(request, "device_revoked")
+        return request.redirect_query("/web/preferences", message="device_revoked")
+
+    @route("/auth_totp/devices/revoke-all", auth="user", methods=["POST"], identity=True)
+    def revoke_all(self, request: Request) -> Response:
+        devices = request.env["auth_totp.device"].sudo().search(
+            [("user_id", "=", request.env.uid)])
+        if devices:
+            devices.unlink()
+            self._audit(request, "device_revoked", detail=f"all ({len(devices)})")
+        return request.redirect_query("/web/preferences", message="device_revoked")
+
+    def _audit(self, request: Request, event: str, detail: str = "") -> None:
+        request.env["auth_totp.event"].record(request.env.uid, event, now=request.now,
+                                             ip=request.remote_addr, detail=detail)

@@ -1,0 +1,62 @@
+"""The audit trail of two-factor authentication, readable by administrators.
+
+Every event is also written to the log. Neither ever holds a code, a secret,
+a recovery code or a token: only who, what, when and from where.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from erpcore.orm import Model, fields
+
+_logger = logging.getLogger("auth_totp.audit")
+
+
+def _(text: str) -> str:
+    """Mark *text* for extraction; it is translated when shown (:meth:`AuthTotpEvent.label`)."""
+    return text
+
+
+EVENTS = [
+    ("enabled", _("2FA enabled")),
+    ("disabled", _("2FA disabled")),
+    ("success", _("Code accepted")),
+    ("failure", _("Wrong code")),
+    ("reuse", _("Code used twice")),
+    ("lockout", _("Too many failures: waiting")),
+    ("recovery_used", _("Recovery code used")),
+    ("recovery_regenerated", _("New recovery codes")),
+    ("device_trusted", _("Browser trusted")),
+    ("device_used", _("Trusted browser skipped the code")),
+    ("device_revoked", _("Trusted browser revoked")),
+]
+
+
+class AuthTotpEvent(Model):
+    _name = "auth_totp.event"
+    _description = "2FA event"
+    _order = "id desc"
+
+    user_id = fields.Many2one("res.users", "User", ondelete="CASCADE", required=True)
+    #: who did it, when not the user (an administrator disabling 2FA, say)
+    actor_id = fields.Many2one("res.users", "By", ondelete="SET NULL")
+    event = fields.Selection(EVENTS, "Event", required=True)
+    ip = fields.Char("IP address", size=64)
+    detail = fields.Char("Detail", size=256)
+    create_date = fields.Datetime("When")
+
+    def record(self, user_id: int, event: str, *, now: float, ip: str = "",
+               actor_id: int | None = None, detail: str = "") -> None:
+        """Store and log one event. *detail* must never hold a secret."""
+        self.sudo().create({
+            "user_id": user_id, "actor_id": actor_id or None, "event": event,
+            "ip": ip[:64], "detail": detail[:256],
+            "create_date": dt.datetime.fromtimestamp(now, dt.UTC),
+        })
+        _logger.info("2fa %s user=%s actor=%s ip=%s %s", event, user_id, actor_id or "-",
+                     ip or "-", detail)
+
+    def label(self) -> str:
+        return self.env._(dict(EVENTS)[self.event])

@@ -1,0 +1,1 @@
+from auth_totp.wizard import auth_totp_wizard  # noqa: F401

@@ -1,0 +1,66 @@
+"""The activation wizard: a new secret waiting for its first correct code.
+
+The pending secret is sealed like the user's own, never kept in the session
+(sessions are stored in clear in the database). A wizard lives ten minutes;
+an expired one is refused and the user starts again with a new secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+
+import qrcode
+from qrcode.image.pil import PilImage
+
+from auth_totp import totp
+from erpcore.db import get_parameter
+from erpcore.orm import Model, fields
+
+LIFETIME = 600
+
+
+class AuthTotpWizard(Model):
+    _name = "auth_totp.wizard"
+    _description = "2FA activation"
+
+    user_id = fields.Many2one("res.users", "User", ondelete="CASCADE", required=True)
+    secret = fields.Encrypted("Pending secret")
+    create_date = fields.Datetime("Started")
+
+    def start(self, user_id: int, now: float) -> AuthTotpWizard:
+        """A new wizard with a new secret; the user's earlier unfinished ones are dropped."""
+        wizards = self.sudo()
+        wizards.search([("user_id", "=", user_id)]).unlink()
+        return wizards.create({
+            "user_id": user_id,
+            "secret": totp.to_base32(totp.generate_secret()),
+            "create_date": dt.datetime.fromtimestamp(now, dt.UTC),
+        })
+
+    def owned_by(self, wizard_id: int, user_id: int) -> AuthTotpWizard:
+        found = self.sudo().browse(wizard_id).exists()
+        return found if found and found.user_id.id == user_id else self.browse()
+
+    def expired(self, now: float) -> bool:
+        started = self.create_date.replace(tzinfo=dt.UTC).timestamp()
+        return now - started > LIFETIME
+
+    def issuer(self) -> str:
+        configured = self.env.config.totp_issuer
+        return configured or get_parameter(self.env.conn, "base.company_name", "") or "erpcore"
+
+    def uri(self) -> str:
+        return totp.otpauth_uri(self.secret, self.user_id.login, self.issuer())
+
+    def qr_data_uri(self) -> str:
+        """The otpauth URI as a QR code, a PNG in a data URI (no URL ever carries the secret)."""
+        image = qrcode.make(self.uri(), image_factory=PilImage, box_size=6, border=2,
+                            error_correction=qrcode.constants.ERROR_CORRECT_M)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+    def grouped_secret(self) -> str:
+        return totp.group(self.secret)
