@@ -115,3 +115,9 @@ def erp(make_erp, backend) -> Erp:
 def captured_logs(caplog):
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+@pytest.fixture
+def erp2fa(make_erp, backend) -> Erp:
+    """A live server with auth_totp installed, on SQLite then on PostgreSQL."""
+    return make_erp(backend, addons=("auth_totp",))
