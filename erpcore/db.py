@@ -8,6 +8,11 @@ SQLite runs in WAL mode with a busy timeout, and every transaction starts
 with ``BEGIN IMMEDIATE`` so two writers queue instead of failing on a lock
 upgrade. PostgreSQL runs at READ COMMITTED; code that must not race uses a
 conditional UPDATE and reads its row count.
+
+On SQLite, foreign keys are declared on their column (``x INTEGER REFERENCES
+t (id)``), not as table constraints: SQLite can drop a column only when no
+table constraint names it, and uninstalling an addon drops the Many2one
+columns it added to another addon's table.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateColumn
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -102,6 +109,25 @@ def create_engine(url: str) -> Engine:
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise DatabaseURLError(f"bad database URL {url!r}: {exc}") from exc
     return engine
+
+
+@compiles(sa.ForeignKeyConstraint, "sqlite")
+def _no_table_level_foreign_key(constraint, compiler, **kw):  # type: ignore[no-untyped-def]
+    """SQLite: the foreign key goes on its column instead (see the module docstring)."""
+    return None
+
+
+@compiles(CreateColumn, "sqlite")
+def _column_level_foreign_key(create, compiler, **kw):  # type: ignore[no-untyped-def]
+    text = compiler.visit_create_column(create, **kw)
+    preparer = compiler.preparer
+    for fk in create.element.foreign_keys:
+        target = fk.column
+        text += (f" REFERENCES {preparer.format_table(target.table)} "
+                 f"({preparer.quote(target.name)})")
+        if fk.ondelete:
+            text += f" ON DELETE {fk.ondelete}"
+    return text
 
 
 def _make_sqlite_safe(engine: Engine) -> None:
