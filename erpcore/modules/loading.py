@@ -54,11 +54,18 @@ def _set_state(conn: Connection, addon: Addon, state: str) -> None:
 
 
 def _run_hook(addon: Addon, hook: str, env: Environment) -> None:
+    """Call the addon's *hook*; its failure is the addon's error, reported in one line."""
     if hook:
         function = getattr(addon.module(), hook, None)
         if function is None:
             raise AddonError(f"addon {addon.name!r}: hook {hook!r} is not defined")
-        function(env)
+        try:
+            function(env)
+        except AddonError:
+            raise
+        except Exception as exc:
+            raise AddonError(f"addon {addon.name!r}: {hook} failed: "
+                             f"{exc.__class__.__name__}: {exc}") from exc
 
 
 def sync_schema(conn: Connection, registry: Registry) -> None:
@@ -112,8 +119,15 @@ def drop_schema(conn: Connection, old: Registry, new: Registry) -> None:
 def install(server: Server, conn: Connection, names: list[str]) -> list[str]:
     """Install *names* and what they depend on, in the transaction of *conn*.
 
+    The work runs in a savepoint: when it fails, the database is as before
+    even if the caller catches the error and commits (a page showing it).
     Returns the addons newly installed.
     """
+    with conn.begin_nested():
+        return _install(server, conn, names)
+
+
+def _install(server: Server, conn: Connection, names: list[str]) -> list[str]:
     available = server.discover()
     installed = installed_names(conn, available)
     to_install = [n for n in dependency_order(names, available) if n not in installed]
@@ -138,8 +152,13 @@ def install(server: Server, conn: Connection, names: list[str]) -> list[str]:
 def uninstall(server: Server, conn: Connection, name: str) -> list[str]:
     """Uninstall *name* and the installed addons that depend on it, in *conn*'s transaction.
 
-    Returns the addons removed.
+    Like :func:`install`, all or nothing, in a savepoint. Returns the addons removed.
     """
+    with conn.begin_nested():
+        return _uninstall(server, conn, name)
+
+
+def _uninstall(server: Server, conn: Connection, name: str) -> list[str]:
     if name in CORE_ADDONS:
         raise AddonError(f"addon {name!r} is part of the server and cannot be uninstalled")
     available = server.discover()
