@@ -1,0 +1,1 @@
+from . import note, res_users  # noqa: F401
