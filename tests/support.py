@@ -202,7 +202,7 @@ class Client:
 
 def count_rows(server: Server, table: str, where: str = "") -> int:
     with server.engine.connect() as conn:
-        return conn.exec_driver_sql(f"SELECT count(*) FROM {table} {where}").scalar_one()
+        return conn.execute(sa.text(f"SELECT count(*) FROM {table} {where}")).scalar_one()
 
 
 def table_dump(server: Server, tables: Iterable[str] | None = None) -> dict[str, list]:
