@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from auth_totp import totp
@@ -54,7 +55,7 @@ def submit_code(client: Client, value: str, remember: bool = False, **extra):
 
 def error_text(response) -> str:
     match = ERROR_RE.search(response.text)
-    return match.group(1) if match else ""
+    return html.unescape(match.group(1)) if match else ""
 
 
 def activate_through_pages(client: Client, erp, password: str) -> tuple[bytes, list[str]]:
