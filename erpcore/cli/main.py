@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 from sqlalchemy.exc import DBAPIError
 
@@ -29,8 +30,24 @@ EXPECTED_ERRORS = (CommandError, ServerError, AddonError, ManifestError, Databas
                    KeyringError, UserError, RegistryError, OSError)
 
 
-def global_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="erpcore", description="erpcore ERP server")
+class ArgumentParser(argparse.ArgumentParser):
+    """Usage mistakes are one line too, like every other error of the command.
+
+    Options are never abbreviated: ``--password`` of a subcommand must not be
+    taken for the global ``--password-rounds``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def global_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    """The options of every command, which may come before or after its name."""
+    parser = ArgumentParser(prog="erpcore", description="erpcore ERP server", add_help=add_help)
     parser.add_argument("--data-dir", type=Path, default=None,
                         help=f"data directory (default {default_data_dir()}, env ERPCORE_DATA_DIR)")
     parser.add_argument("--db", dest="db_url", default=None,
@@ -92,7 +109,8 @@ def full_parser(server: Server) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    known, _rest = global_parser().parse_known_args(argv)
+    # the global options first (they choose the database, whose addons add commands)
+    known, rest = global_parser(add_help=False).parse_known_args(argv)
     logging.basicConfig(
         level=getattr(logging, known.log_level.upper(), logging.INFO),
         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
@@ -100,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = Server(make_config(known))
         load_addon_commands(server)
-        args = full_parser(server).parse_args(argv)
+        args = full_parser(server).parse_args(rest)
         command: Command = args.handler
         if command.needs_database:
             server.prepare_data_dir()
