@@ -25,8 +25,11 @@ class Serve(Command):
     needs_database = False
 
     def run(self, server: Server, args: argparse.Namespace) -> int:
-        from erpcore.service import serve
+        from erpcore.service import check_port, serve
 
+        # a busy port is found before anything is created, so that the first
+        # start can simply be run again, and prints the password when it works
+        check_port(server.config.http_interface, server.config.http_port)
         server.prepare_data_dir()
         if not server.is_initialised():
             announce_admin(server.initialise())
