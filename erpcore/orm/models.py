@@ -95,6 +95,11 @@ class BaseModel:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def __getitem__(self, index: int | slice) -> BaseModel:
+        """``records[0]`` is a one-record recordset, ``records[1:]`` a recordset."""
+        ids = self._ids[index]
+        return type(self)(self.env, ids if isinstance(index, slice) else (ids,))
+
     def __bool__(self) -> bool:
         return bool(self._ids)
 
