@@ -1,5 +1,5 @@
 from tests.support import USER_PASSWORD
-from tests.support_totp import enable_totp, password_step, submit_code, code
+from tests.support_totp import code, enable_totp, password_step, submit_code
 
 
 def test_sign_in_with_code(erp2fa):

@@ -1,0 +1,93 @@
+"""The secret: sealed in the database, never shown after setup, still working after rotation."""
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from auth_totp import totp
+from tests.support import USER_PASSWORD, pg_base_url
+from tests.support_totp import activate_through_pages, code, password_step, submit_code
+
+
+def pg_dump_binary() -> str | None:
+    found = shutil.which("pg_dump")
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_dump"))
+    return str(candidates[-1]) if candidates else None
+
+
+def database_bytes(erp) -> bytes:
+    if erp.backend == "sqlite":
+        erp.server.engine.dispose()
+        path = erp.server.config.sqlite_path
+        data = path.read_bytes()
+        for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if extra.exists():
+                data += extra.read_bytes()
+        return data
+    binary = pg_dump_binary()
+    if binary is None:
+        pytest.fail("pg_dump is needed to check the PostgreSQL dump")
+    url = sa.engine.make_url(erp.server.config.db_url)
+    dump = subprocess.run([binary, "-h", url.host, "-p", str(url.port), "-U", url.username,
+                           url.database], capture_output=True, timeout=120, check=True)
+    return dump.stdout
+
+
+def test_secret_never_leaves_the_setup_page(erp2fa, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = erp2fa.client(**{"Accept-Language": "fr"})
+    client.login("demo", USER_PASSWORD)
+    secret, codes = activate_through_pages(client, erp2fa, USER_PASSWORD)
+    b32 = totp.to_base32(secret)
+    grouped = totp.group(b32)
+    pages = [client.get(path).text for path in ("/web/preferences", "/web", "/web/nope",
+                                                "/auth_totp/setup")]
+    erp2fa.clock.advance(30)
+    client.post("/web/session/logout", from_page="/web")
+    pages.append(password_step(client, "demo", USER_PASSWORD).text)
+    pages.append(submit_code(client, "000000").text)
+    pages.append(submit_code(client, "x" * 5000).text)
+    submit_code(client, code(secret, erp2fa))
+    assert client.path() == "/web"
+    for text in pages:
+        assert b32 not in text and grouped not in text
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert b32 not in logged and grouped not in logged
+    assert not any(c in logged for c in codes)
+    data = database_bytes(erp2fa)
+    assert b32.encode() not in data and secret not in data
+    assert not any(c.encode() in data or c.replace("-", "").encode() in data for c in codes)
+
+
+def test_codes_work_after_key_rotation(erp2fa):
+    client = erp2fa.client()
+    client.login("demo", USER_PASSWORD)
+    secret, _codes = activate_through_pages(client, erp2fa, USER_PASSWORD)
+    with erp2fa.server.engine.connect() as conn:
+        before = conn.exec_driver_sql(
+            "SELECT totp_secret FROM res_users WHERE totp_secret IS NOT NULL").scalar_one()
+    env = {**os.environ, "ERPCORE_PASSWORD_ROUNDS": "1000"}
+    command = [sys.executable, "-m", "erpcore", "--data-dir", str(erp2fa.server.config.data_dir)]
+    if pg_base_url() and erp2fa.backend == "postgresql":
+        command += ["--db", erp2fa.server.config.db_url]
+    done = subprocess.run([*command, "keys", "rotate"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "new primary key k2; 1 values re-encrypted" in done.stdout
+    with erp2fa.server.engine.connect() as conn:
+        after = conn.exec_driver_sql(
+            "SELECT totp_secret FROM res_users WHERE totp_secret IS NOT NULL").scalar_one()
+    assert before.split("$")[1] == "k1" and after.split("$")[1] == "k2"
+    erp2fa.clock.advance(30)
+    client.post("/web/session/logout", from_page="/web")
+    password_step(client, "demo", USER_PASSWORD)
+    submit_code(client, code(secret, erp2fa))  # the running server reloads the keyring
+    assert client.path() == "/web"
