@@ -7,8 +7,8 @@
       '- handle (one transaction)
            |- load_session     cookie -> http_session row
            |- match            URL map of the current registry
+           |- check_csrf       every POST of a csrf=True route, signed in or not
            |- authenticate     auth='user' | 'public' | 'none'; half-signed-in sessions
-           |- check_csrf       every POST of a csrf=True route
            |- check_identity   routes marked identity=True
            |- dispatch         the most derived controller's method
            '- save_session     write the session, set the cookie
@@ -158,8 +158,8 @@ class Application:
     def process(self, request: Request) -> Response:
         routing, method, args = self.match(request)
         request.routing = routing
+        self.check_csrf(request, routing)  # first: a forged POST is a 403, never a redirect
         self.authenticate(request, routing)
-        self.check_csrf(request, routing)
         self.check_identity(request, routing)
         return self.dispatch(request, method, args)
 
