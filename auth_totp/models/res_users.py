@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 from dataclasses import dataclass
 
 from auth_totp import totp
 from erpcore.orm import Model, fields
+
+_logger = logging.getLogger(__name__)
 
 
 class Verdict(enum.Enum):
@@ -44,7 +47,15 @@ class ResUsers(Model):
 
     @property
     def totp_enabled(self) -> bool:
-        return bool(self.sudo().totp_secret)
+        """Whether a secret is stored, sealed or not.
+
+        Deliberately not ``bool(totp_secret)``: a secret that no longer opens
+        (keyring lost or replaced) must keep the second factor required, and
+        fail closed, rather than quietly let the password alone sign in.
+        """
+        if not self:
+            return False
+        return bool(self.env.cache_row(self)["totp_secret"])
 
     def _mfa_url(self) -> str | None:
         url = super()._mfa_url()
@@ -66,6 +77,10 @@ class ResUsers(Model):
         normalized = totp.normalize(code)
         if normalized is None:
             return Check(Verdict.MALFORMED)
+        if not user.totp_secret:
+            _logger.error("user %s: the TOTP secret does not open with the server keys; "
+                          "only recovery codes can sign in", user.id)
+            return Check(Verdict.WRONG)
         secret = totp.from_base32(user.totp_secret)
         step = totp.match(secret, normalized, now)
         if step is None:

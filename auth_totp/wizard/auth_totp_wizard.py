@@ -32,7 +32,9 @@ class AuthTotpWizard(Model):
     def start(self, user_id: int, now: float) -> AuthTotpWizard:
         """A new wizard with a new secret; the user's earlier unfinished ones are dropped."""
         wizards = self.sudo()
+        stale = dt.datetime.fromtimestamp(now - LIFETIME, dt.UTC)
         wizards.search([("user_id", "=", user_id)]).unlink()
+        wizards.search([("create_date", "<", stale)]).unlink()  # abandoned by anyone
         return wizards.create({
             "user_id": user_id,
             "secret": totp.to_base32(totp.generate_secret()),

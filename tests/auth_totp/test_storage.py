@@ -91,3 +91,26 @@ def test_codes_work_after_key_rotation(erp2fa):
     password_step(client, "demo", USER_PASSWORD)
     submit_code(client, code(secret, erp2fa))  # the running server reloads the keyring
     assert client.path() == "/web"
+
+
+def test_a_secret_that_does_not_open_fails_closed(make_erp):
+    """Keyring replaced or lost: the code is still asked, and refused; recovery codes work."""
+    from erpcore.keys import Keyring
+    from tests.support_totp import enable_totp, error_text, recovery_codes_for
+
+    erp = make_erp("sqlite", addons=("auth_totp",))
+    secret = enable_totp(erp, "demo")
+    codes = recovery_codes_for(erp, "demo")
+    with erp.server.environment() as env:  # seal the secret with a key the server lacks
+        user = env["res.users"].search([("login", "=", "demo")])
+        aad = env._associated_data(user, user._fields["totp_secret"])
+        foreign = Keyring.generate().seal(totp.to_base32(secret), aad)
+        env.conn.execute(sa.text("UPDATE res_users SET totp_secret = :v WHERE id = :i"),
+                         {"v": foreign, "i": user.id})
+    client = erp.client(**{"Accept-Language": "fr"})
+    password_step(client, "demo", USER_PASSWORD)
+    refused = submit_code(client, code(secret, erp))
+    assert refused.status_code == 401
+    assert error_text(refused) == "Code d'authentification incorrect."
+    submit_code(client, codes[0])
+    assert client.path() == "/web"
