@@ -33,6 +33,7 @@ from werkzeug.wrappers import Response
 
 from erpcore.http.controllers import Routing
 from erpcore.http.errors import AdminOnly, CSRFError, DatabaseUnavailable, title_of
+from erpcore.http.forms import HttpRequest
 from erpcore.http.request import Request, safe_redirect
 from erpcore.http.session import COOKIE_NAME, Session, SessionStore
 from erpcore.orm.environment import Environment
@@ -87,7 +88,7 @@ class Application:
         return self.wsgi(environ, start_response)
 
     def _wsgi(self, environ: dict, start_response: Any) -> Any:
-        httprequest = WerkzeugRequest(environ)
+        httprequest = HttpRequest(environ)
         httprequest.max_content_length = self.config.max_request_size
         httprequest.max_form_memory_size = self.config.max_request_size
         response = self.serve_static(httprequest) or self.handle(httprequest)
