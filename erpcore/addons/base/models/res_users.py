@@ -23,6 +23,7 @@ TIMEZONES = [("UTC", "UTC"), ("Europe/Paris", "Europe/Paris"), ("Europe/Brussels
              "Europe/Brussels"), ("Europe/Zurich", "Europe/Zurich"), ("America/Montreal",
              "America/Montreal"), ("Africa/Casablanca", "Africa/Casablanca")]
 MAX_PASSWORD_LENGTH = 4096
+MAX_LOGIN_LENGTH = 128
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -69,7 +70,7 @@ class ResUsers(Model):
         if login is None:
             return
         login = str(login).strip()
-        if not login or len(login) > 128 or any(ch.isspace() for ch in login):
+        if not login or len(login) > MAX_LOGIN_LENGTH or any(ch.isspace() for ch in login):
             raise UserError(self.env._("A login is 1 to 128 characters, without spaces."))
         existing = self.sudo().search([("login", "=", login)])
         if existing and existing.ids != self.ids:
@@ -111,7 +112,7 @@ class ResUsers(Model):
         """
         users = self.sudo()
         user = users.search([("login", "=", login), ("active", "=", True)], limit=1) \
-            if 0 < len(login) <= 128 else users.browse()
+            if 0 < len(login) <= MAX_LOGIN_LENGTH else users.browse()
         if not user:
             self._crypt().dummy_verify()
             return user

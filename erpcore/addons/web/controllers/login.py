@@ -6,6 +6,7 @@ import logging
 
 from werkzeug.wrappers import Response
 
+from erpcore.addons.base.models.res_users import MAX_LOGIN_LENGTH
 from erpcore.http import Controller, Request, route
 from erpcore.http.request import safe_redirect
 from erpcore.throttle import Throttle, throttle_key
@@ -40,9 +41,13 @@ class Session(Controller):
         form = request.httprequest.form
         login = form.get("login", "")[:MAX_FIELD_LENGTH]
         password = form.get("password", "")[:MAX_FIELD_LENGTH]
-        values["login"] = login[:128]
+        values["login"] = login[:MAX_LOGIN_LENGTH]
         if not login or not password:
             values["error"] = request._("Enter your login and password.")
+            return None
+        if len(login) > MAX_LOGIN_LENGTH:
+            # no account has such a login: refused as wrong, without writing anything
+            values["error"] = request._("Wrong login or password.")
             return None
         conn = request.env.conn
         throttle = login_throttle(request)
