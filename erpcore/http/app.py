@@ -67,6 +67,19 @@ def database_unavailable(exc: DBAPIError) -> bool:
     return "database is locked" in message or "sqlite" not in type(exc.orig).__module__
 
 
+def same_site_referrer(httprequest: WerkzeugRequest) -> str:
+    """The path and query of the page that sent the request, if it is on this site, else ''.
+
+    Only a referrer with this request's own scheme and host counts: another
+    site's page names no page of ours, even when its path looks like one.
+    """
+    referrer = urlsplit(httprequest.referrer or "")
+    if (referrer.scheme, referrer.netloc) != (httprequest.scheme, httprequest.host):
+        return ""
+    target = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return safe_redirect(target, "")
+
+
 class _Abort(Exception):
     """Carries a ready response out of the pipeline, rolling the transaction back."""
 
@@ -216,8 +229,7 @@ class Application:
             if httprequest.method == "GET":
                 target = httprequest.full_path.rstrip("?")
             else:  # a form post cannot be replayed: come back to the page holding the form
-                referrer = urlsplit(httprequest.referrer or "")
-                target = safe_redirect(referrer.path, "/web/preferences")
+                target = same_site_referrer(httprequest) or "/web/preferences"
             raise _Abort(request.redirect_query("/web/identity", redirect=target))
 
     def dispatch(self, request: Request, method: Any, args: dict) -> Response:
