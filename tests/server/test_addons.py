@@ -161,7 +161,7 @@ def test_install_then_uninstall_from_applications_removes_every_trace(addon_erp)
     page = admin.post("/web/apps/install", {"name": "test_feature"}, from_page="/web/apps")
     assert admin.path() == "/web/apps?message=installed"
     assert "Désinstaller" in app_card(page.text, "test_feature")  # the admin reads French
-    assert admin.get("/test_feature/hello").text == "Hello from the feature"
+    assert admin.get("/test_feature/hello").text == "Bonjour de la fonctionnalité"
     home = admin.get("/web")
     assert 'id="test_feature_home"' in home.text
     assert home.headers["X-Test-Feature"] == "home"  # the overriding controller serves /web
