@@ -1,4 +1,13 @@
-"""Running the HTTP server: one threaded process, or N prefork workers (gunicorn)."""
+"""Running the HTTP server: one threaded process, or N prefork workers (gunicorn).
+
+Workers share nothing but the database: sessions, throttles, replay counters
+and the installed addons are all read from it at each request, so any worker
+(or any server on another port or machine, with the same keyring) can serve
+any request. With PostgreSQL that is the intended deployment. SQLite works
+too on a local disk (WAL, a busy timeout and ``BEGIN IMMEDIATE`` make writers
+queue), at the cost of one writer at a time. An in-memory SQLite database
+would be a different one in each connection, and is refused.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +34,21 @@ def check_port(host: str, port: int) -> None:
             raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
+def check_deployment(server: Server) -> None:
+    """Fail with one clear line when the database cannot be shared as configured."""
+    workers = server.config.workers
+    if workers < 0:
+        raise ServerError(f"--workers must be 0 (one threaded process) or more, not {workers}")
+    url = server.engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        # every connection (thread or worker) would open a database of its own
+        raise ServerError("an in-memory SQLite database cannot be served: "
+                          "use a database file or PostgreSQL")
+
+
 def serve(server: Server) -> int:
     config = server.config
+    check_deployment(server)
     check_port(config.http_interface, config.http_port)
     url = f"http://{config.http_interface}:{config.http_port}"
     if config.workers > 0:
@@ -65,6 +87,9 @@ def _serve_prefork(server: Server) -> int:
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("accesslog", None)
+            self.cfg.set("proc_name", "erpcore")
+            # gunicorn's control socket is one path per user: two servers would fight over it
+            self.cfg.set("control_socket_disable", True)
             self.cfg.set("post_fork", lambda _arbiter, _worker: server.dispose())
 
         def load(self) -> Application:
