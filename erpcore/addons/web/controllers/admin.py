@@ -49,8 +49,10 @@ class Apps(Controller):
         _logger.info("user %s installed %s", request.env.uid, ", ".join(done) or name)
         return request.redirect_query("/web/apps", message="installed")
 
-    @route("/web/apps/uninstall", auth="user", methods=["POST"])
+    @route("/web/apps/uninstall", auth="user", methods=["POST"], identity=True)
     def uninstall(self, request: Request) -> Response:
+        # identity=True: uninstalling an addon can switch a safeguard off for everyone
+        # (auth_totp: every user's second factor), so it asks for the password again
         request.env.check_admin()
         name = request.httprequest.form.get("name", "")[:128]
         try:
@@ -103,8 +105,10 @@ class Users(Controller):
         _logger.info("user %s created user %s", request.env.uid, user.id)
         return request.redirect_query("/web/users", message="created")
 
-    @route("/web/users/<int:user_id>/password", auth="user", methods=["POST"])
+    @route("/web/users/<int:user_id>/password", auth="user", methods=["POST"], identity=True)
     def reset_password(self, request: Request, user_id: int) -> Response:
+        # identity=True: without it, a borrowed administrator session could set its own
+        # password with no old one, then pass every other re-check with it
         user = self._user(request, user_id)
         password = request.httprequest.form.get("password", "")
         try:
