@@ -39,13 +39,21 @@ class Addon:
     manifest: Manifest
 
     def module(self) -> ModuleType:
-        """Import the addon's package (once per process) and return it."""
+        """Import the addon's package (once per process) and return it.
+
+        :raises AddonError: when its code does not import (a missing module, a
+            syntax error...), named in one line rather than as a traceback.
+        """
         _packages[self.package] = self.name
         if self.package not in sys.modules and self.package.count(".") == 0:
             parent = str(self.path.parent)
             if parent not in sys.path and importlib.util.find_spec(self.package) is None:
                 sys.path.append(parent)
-        return importlib.import_module(self.package)
+        try:
+            return importlib.import_module(self.package)
+        except Exception as exc:
+            raise AddonError(f"addon {self.name!r} cannot be imported: "
+                             f"{exc.__class__.__name__}: {exc}") from exc
 
     def file(self, relative: str) -> Path:
         return self.path / relative
