@@ -11,6 +11,7 @@ from erpcore.http import Controller, Request, route
 from erpcore.modules.addons import AddonError
 from erpcore.modules.loading import install, installed_names, uninstall
 from erpcore.orm import UserError
+from erpcore.orm.registry import RegistryError
 
 _logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Apps(Controller):
         name = request.httprequest.form.get("name", "")[:128]
         try:
             done = install(request.server, request.env.conn, [name])
-        except AddonError as exc:
+        except (AddonError, RegistryError) as exc:
             return request.render("web.apps", self._values(request, str(exc)), status=400)
         _logger.info("user %s installed %s", request.env.uid, ", ".join(done) or name)
         return request.redirect_query("/web/apps", message="installed")
@@ -57,7 +58,7 @@ class Apps(Controller):
         name = request.httprequest.form.get("name", "")[:128]
         try:
             done = uninstall(request.server, request.env.conn, name)
-        except AddonError as exc:
+        except (AddonError, RegistryError) as exc:
             return request.render("web.apps", self._values(request, str(exc)), status=400)
         _logger.info("user %s uninstalled %s", request.env.uid, ", ".join(done))
         return request.redirect_query("/web/apps", message="uninstalled")
