@@ -7,9 +7,11 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from markupsafe import escape
 
 from erpcore.modules.addons import AddonError, discover
 from erpcore.modules.manifest import ManifestError, parse_manifest
+from erpcore.orm.registry import RegistryError
 from tests.server.helpers import ROOT, TEST_ADDONS, install, uninstall
 from tests.support import ADMIN_PASSWORD, table_dump
 
@@ -121,15 +123,32 @@ def test_broken_dependencies_are_clear_errors_and_change_nothing(make_erp, tmp_p
     make_addon(tmp_path, "loop_b", '{"name": "B", "depends": ["loop_a"]}')
     make_addon(tmp_path, "needs_lib", '{"name": "L", "external_dependencies": '
                                       '{"python": ["no_such_module_erpcore"]}}')
+    make_addon(tmp_path, "broken_code", '{"name": "B", "depends": ["base"]}',
+               "import no_such_module_erpcore_x\n")
+    make_addon(tmp_path, "needs_broken", '{"name": "NB", "depends": ["broken_code"]}')
+    make_addon(tmp_path, "bad_inherit", '{"name": "BI", "depends": ["base"]}',
+               "from erpcore.orm import Model\n\n\n"
+               "class Ghost(Model):\n    _inherit = 'no.such.model'\n")
     erp = make_erp(backend, addons_path=[tmp_path])
     before = table_dump(erp.server)
-    for name, message in [("needs_ghost", "'needs_ghost' depends on 'ghost', which is not found"),
-                          ("loop_a", "depends on itself"),
-                          ("needs_lib", "needs the Python module 'no_such_module_erpcore'"),
-                          ("nothing_here", "unknown addon 'nothing_here'")]:
-        with pytest.raises(AddonError, match=message):
+    cases = [("needs_ghost", "'needs_ghost' depends on 'ghost', which is not found"),
+             ("loop_a", "depends on itself"),
+             ("needs_lib", "needs the Python module 'no_such_module_erpcore'"),
+             ("nothing_here", "unknown addon 'nothing_here'"),
+             ("needs_broken", "'broken_code' cannot be imported: ModuleNotFoundError"),
+             ("bad_inherit", "extends 'no.such.model', which no installed addon defines")]
+    for name, message in cases:
+        with pytest.raises((AddonError, RegistryError), match=message):
             install(erp, name)
     assert table_dump(erp.server) == before
+    # the Applications page says the same in a clean page
+    admin = erp.client()
+    admin.login("admin", ADMIN_PASSWORD)
+    before = data(erp.server)
+    for name, message in cases:
+        page = admin.post("/web/apps/install", {"name": name}, from_page="/web/apps")
+        assert page.status_code == 400 and escape(message) in page.text, name
+    assert data(erp.server) == before
 
 
 def test_failed_install_leaves_the_database_exactly_as_before(addon_erp):

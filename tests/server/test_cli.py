@@ -156,6 +156,9 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     (tmp_path / "ghost" / "needs_lib").mkdir()
     (tmp_path / "ghost" / "needs_lib" / "__manifest__.py").write_text(
         '{"name": "L", "external_dependencies": {"python": ["no_such_module_erpcore"]}}')
+    (tmp_path / "ghost" / "broken_code").mkdir()
+    (tmp_path / "ghost" / "broken_code" / "__manifest__.py").write_text('{"name": "B"}')
+    (tmp_path / "ghost" / "broken_code" / "__init__.py").write_text("import no_such_module_x\n")
     ghost = {"data_dir": data, "addons": False}
     ghost_path = ("--addons-path", tmp_path / "ghost")
     cases = {
@@ -168,6 +171,8 @@ def test_errors_are_one_line_without_traceback(tmp_path):
             (*ghost_path, "module", "install", "needs_ghost"), ghost),
         "needs the Python module 'no_such_module_erpcore'": (
             (*ghost_path, "module", "install", "needs_lib"), ghost),
+        "addon 'broken_code' cannot be imported: ModuleNotFoundError": (
+            (*ghost_path, "module", "install", "broken_code"), ghost),
         "the database is not initialised": (("module", "list"), {"data_dir": tmp_path / "new"}),
         "invalid choice: 'nosuch'": (("nosuch",), {"data_dir": data}),
         "the following arguments are required: name": (("module", "install"),
