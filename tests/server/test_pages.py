@@ -38,9 +38,13 @@ def test_language_is_the_user_preference_else_the_browser_best_match(erp):
     demo = erp.client(**{"Accept-Language": "en"})  # Marc Demo chose French
     home = demo.login("demo", USER_PASSWORD)
     assert menu(home) == ["Préférences", "Déconnexion"]
+    assert html.fromstring(demo.get("/web/session/logout").content).findtext(
+        ".//h1") == "Déconnexion"
     demo.post("/web/preferences/save", {"name": "Marc Demo", "email": "", "lang": "en",
                                         "tz": "UTC"}, from_page="/web/preferences")
     assert menu(demo.get("/web")) == ["Preferences", "Sign out"]
+    assert html.fromstring(demo.get("/web/session/logout").content).findtext(
+        ".//h1") == "Sign out"
     demo.post("/web/session/logout", from_page="/web")
     assert html.fromstring(demo.last.content).findtext(".//h1") == "Sign in"
 
