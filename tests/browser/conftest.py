@@ -42,6 +42,31 @@ def browser() -> Iterator:
         chromium.close()
 
 
+#: the server's time in the stories: fixed, so that the dates on the screenshots are too
+STORY_TIME = 1_898_843_400.0  # 2030-03-04 08:30 UTC
+
+
+@pytest.fixture
+def same_pictures(monkeypatch):
+    """Fixed TOTP secrets and recovery codes for the screenshots, which are committed.
+
+    Only for the stories that take screenshots: the server runs in this process,
+    so the secret of the setup page and the recovery codes come from a seeded
+    generator instead of :mod:`secrets`, and the same QR code and codes are drawn
+    at every run. Call ``erp.clock.set(STORY_TIME)`` too. Throwaway values: the
+    pictures show them to everyone.
+    """
+    import random
+
+    from auth_totp import totp
+    from auth_totp.models import auth_totp_recovery_code
+
+    seeded = random.Random(5)  # noqa: S311 - pictures, not security
+    monkeypatch.setattr(totp, "generate_secret",
+                        lambda: bytes(seeded.getrandbits(8) for _ in range(totp.SECRET_BYTES)))
+    monkeypatch.setattr(auth_totp_recovery_code, "secrets", seeded)
+
+
 @pytest.fixture
 def open_context(browser) -> Iterator:
     """``open_context(erp, locale)`` -> a fresh browser profile (cookies, language) on *erp*.

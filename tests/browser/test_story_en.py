@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from auth_totp import totp
+from tests.browser.conftest import STORY_TIME
 from tests.browser.pages import (
     CODE_RE,
     open_user_menu,
@@ -24,8 +25,9 @@ from tests.support import ADMIN_PASSWORD, USER_PASSWORD
 pytestmark = pytest.mark.browser
 
 
-def test_story_in_english(make_erp, open_context):
+def test_story_in_english(make_erp, open_context, same_pictures):
     erp = make_erp("sqlite")
+    erp.clock.set(STORY_TIME)
     with erp.env() as env:
         env["res.users"].search([]).write({"lang": "en"})
     admin = open_context(erp, "en-US").new_page()
