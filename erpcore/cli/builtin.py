@@ -25,10 +25,12 @@ class Serve(Command):
     needs_database = False
 
     def run(self, server: Server, args: argparse.Namespace) -> int:
-        from erpcore.service import check_port, serve
+        from erpcore.service import check_deployment, check_port, serve
 
-        # a busy port is found before anything is created, so that the first
-        # start can simply be run again, and prints the password when it works
+        # a busy port or a database workers cannot share is found before anything
+        # is created, so that the first start can simply be run again, and prints
+        # the password when it works
+        check_deployment(server)
         check_port(server.config.http_interface, server.config.http_port)
         server.prepare_data_dir()
         if not server.is_initialised():

@@ -70,3 +70,6 @@ def test_what_workers_cannot_share_is_refused_in_one_line(tmp_path, options, mes
                          "--log-level", "warning")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"erpcore: error: {message}"], result.stderr
+    # refused before anything is made: no database, no administrator password printed
+    assert result.stdout == ""
+    assert not (tmp_path / "data" / "erpcore.sqlite3").exists()
