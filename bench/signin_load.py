@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import multiprocessing
 import re
 import threading
 import time
@@ -292,20 +293,25 @@ def run_one(database: BenchDatabase, users: list, last_steps: dict[str, int], wo
         for _ in range(4 * workers):  # every worker loads its registry before the clock runs
             requests.get(server.url + "/web/login", timeout=TIMEOUT)
         events = "SELECT count(*) FROM auth_totp_event WHERE event = :e"
-        successes_before = database.scalar(events, e="success")
-        cpu_before = server.cpu_seconds()
-        started = time.time()
-        deadline = started + args.duration
         share = [[] for _ in range(CLIENT_PROCESSES)]
         for index, user in enumerate(users):
             share[index % CLIENT_PROCESSES].append(
                 (user.login, user.secret_b32, last_steps.get(user.login, 0)))
         addresses = {user.login: benchmark_address(index)
                      for index, user in enumerate(users)} if distinct else {}
-        jobs = [Job(server.url, part, addresses, args.clients // CLIENT_PROCESSES, deadline,
-                    args.max_signins // CLIENT_PROCESSES, args.race_every) for part in share]
-        with LockSampler(database) as locks, ProcessPoolExecutor(CLIENT_PROCESSES) as pool:
-            outcomes = list(pool.map(client_process, jobs))
+        spawn = multiprocessing.get_context("spawn")  # never fork this threaded process
+        with ProcessPoolExecutor(CLIENT_PROCESSES, mp_context=spawn) as pool:
+            # every client process is up before the clock starts
+            list(pool.map(time.sleep, [0.5] * CLIENT_PROCESSES))
+            successes_before = database.scalar(events, e="success")
+            cpu_before = server.cpu_seconds()
+            started = time.time()
+            deadline = started + args.duration
+            jobs = [Job(server.url, part, addresses, args.clients // CLIENT_PROCESSES,
+                        deadline, args.max_signins // CLIENT_PROCESSES, args.race_every)
+                    for part in share]
+            with LockSampler(database) as locks:
+                outcomes = list(pool.map(client_process, jobs))
         elapsed = max(o.finished for o in outcomes) - started
         server_cpu = server.cpu_seconds() - cpu_before
         successes = database.scalar(events, e="success") - successes_before
@@ -353,7 +359,7 @@ def main() -> int:
     parser.add_argument("--ips", choices=["same", "distinct"], default="distinct",
                         help="clients from 127.0.0.1 alone, or each user from its own address "
                         "(X-Forwarded-For, servers in --proxy-mode)")
-    parser.add_argument("--race-every", type=int, default=10,
+    parser.add_argument("--race-every", type=int, default=5,
                         help="every Nth sign-in of a client is a race of two sessions (0: none)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()

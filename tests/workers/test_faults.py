@@ -153,7 +153,7 @@ def test_worker_killed_during_activation_leaves_2fa_wholly_on_or_off(deploy, bac
         client.login(login, USER_PASSWORD)  # the password just typed: no re-check asked
     rng = random.Random()
     enabled = dict.fromkeys(logins, 0)
-    cut = 0
+    cut = kills = 0
     span = None  # how long one round of activations takes, measured unharmed first
     started = time.monotonic()
     for round_no in range(MAX_ROUNDS + 1):
@@ -172,6 +172,7 @@ def test_worker_killed_during_activation_leaves_2fa_wholly_on_or_off(deploy, bac
             time.sleep(rng.uniform(0, span))
             for pid in victims:
                 server.kill_worker(pid)
+            kills += 1
         for thread in threads:
             thread.join(timeout=60)
         if span is None:
@@ -188,7 +189,7 @@ def test_worker_killed_during_activation_leaves_2fa_wholly_on_or_off(deploy, bac
         if span is not None and round_no:
             server.wait_workers(2, exclude=victims)
             server.wait_ready()
-    print(f"{backend}: {round_no} rounds with a kill, {cut} activations cut by it, "
+    print(f"{backend}: {kills} rounds with a kill, {cut} activations cut by it, "
           f"{sum(enabled.values())} completed")
     # the kills did land while activations ran (a request cut short has no response)
     assert cut > 0
