@@ -3,7 +3,8 @@
 Werkzeug reads a malformed body as an empty form, and keeps bytes that are
 not UTF-8 as ``%XX`` escapes in the values. A controller would then act on
 a form that is not what was sent; here both are a Bad Request instead, so
-the pipeline answers 400 and the transaction changes nothing. (Multipart
+the pipeline answers 400 and the transaction changes nothing. So is a NUL
+character, which no form field means and PostgreSQL cannot store. (Multipart
 fields are still decoded with replacement characters, as Werkzeug does:
 the server's own forms are all URL-encoded.)
 """
@@ -26,9 +27,12 @@ class StrictFormDataParser(FormDataParser):
     def parse(self, stream: IO[bytes], mimetype: str, content_length: int | None,
               options: dict[str, str] | None = None) -> Any:
         try:
-            return super().parse(stream, mimetype, content_length, options)
+            stream, form, files = super().parse(stream, mimetype, content_length, options)
         except ValueError as exc:  # includes UnicodeDecodeError
             raise BadRequest("malformed form data") from exc
+        if any("\x00" in key or "\x00" in value for key, value in form.items(multi=True)):
+            raise BadRequest("NUL character in form data")
+        return stream, form, files
 
     def _parse_urlencoded(self, stream: IO[bytes], mimetype: str, content_length: int | None,
                           options: dict[str, str]) -> Any:
