@@ -33,6 +33,9 @@ model_classes: dict[str, list[type[BaseModel]]] = {}
 
 Domain = Sequence[tuple[str, str, Any]]
 
+#: the largest id a primary key holds (an INTEGER column on PostgreSQL)
+MAX_ID = 2**31 - 1
+
 _OPERATORS = {
     "=": lambda c, v: c.is_(None) if v is None or v is False else c == v,
     "!=": lambda c, v: c.isnot(None) if v is None or v is False else c != v,
@@ -134,10 +137,16 @@ class BaseModel:
         return type(self)(self.env(context={**self.env.context, **context}), self._ids)
 
     def exists(self) -> BaseModel:
-        if not self._ids:
-            return self
+        """The records of this recordset still in the database.
+
+        Ids no primary key can hold (an id taken from a URL or a form, say) are
+        simply absent, rather than an error of the database.
+        """
+        candidates = [i for i in self._ids if 0 < i <= MAX_ID]
+        if not candidates:
+            return self.browse()
         t = self._sa_table
-        rows = self.env.conn.execute(sa.select(t.c.id).where(t.c.id.in_(self._ids))).scalars()
+        rows = self.env.conn.execute(sa.select(t.c.id).where(t.c.id.in_(candidates))).scalars()
         found = set(rows)
         return self.browse([i for i in self._ids if i in found])
 
