@@ -74,6 +74,7 @@ def test_malformed_huge_or_long_input_changes_nothing(erp):
     assert post(anonymous, "/web/login", b"garbage", "multipart/form-data").status_code == 400
     assert post(anonymous, "/web/login", login + b"a" * TEN_MB).status_code == 413
     assert post(anonymous, "/web/login", b"%%%&&&==&=").status_code == 403  # no token in it
+    assert post(anonymous, "/web/login", login + b"%00").status_code == 400  # no NUL in text
     long_login = anonymous.post("/web/login", {"login": "x" * 10_000, "password": "y"},
                                 csrf=token)
     assert long_login.status_code == 200 and "Wrong login or password." in long_login.text
@@ -83,4 +84,8 @@ def test_malformed_huge_or_long_input_changes_nothing(erp):
     new_user = f"csrf_token={admin_token}&password=long-enough-pw&login=".encode()
     assert post(admin, "/web/users/create", new_user + b"l" * 10_000).status_code == 400
     assert post(admin, "/web/users/create", new_user + b"%80bob").status_code == 400
+    for user_id in ("99999999999", "0", "2147483647"):  # beyond what a key holds, or none
+        reset = admin.post(f"/web/users/{user_id}/password", {"password": "whatever-1"},
+                           csrf=admin_token)
+        assert reset.status_code == 404, user_id
     assert table_dump(erp.server) == before
