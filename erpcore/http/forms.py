@@ -20,6 +20,8 @@ from werkzeug.wrappers import Request as WerkzeugRequest
 
 
 class StrictFormDataParser(FormDataParser):
+    """Werkzeug's parser, not silent, decoding URL-encoded forms as strict UTF-8."""
+
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs["silent"] = False
         super().__init__(*args, **kwargs)
