@@ -8,6 +8,7 @@ import re
 import socket
 import sqlite3
 import stat
+import uuid
 
 import pytest
 import requests
@@ -115,8 +116,7 @@ def test_module_commands_with_the_server_stopped_then_running(tmp_path):
 @pytest.mark.postgres
 def test_every_worker_serves_an_install_without_restart(tmp_path):
     require_postgres()
-    name = f"erpcore_cli_{tmp_path.name[-20:].replace('-', '_').lower()}"
-    pg_execute(f'DROP DATABASE IF EXISTS "{name}"')
+    name = f"erpcore_cli_{uuid.uuid4().hex[:12]}"
     pg_execute(f'CREATE DATABASE "{name}"')
     db_url = pg_database_url(name)
     data = tmp_path / "data"
