@@ -70,6 +70,7 @@ class ServerProcess:
                    "--data-dir", str(data_dir), "--http-port", str(self.port)]
         if db_url:
             command += ["--db", db_url]
+        self._interrupted = False
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=server_env(), stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -110,16 +111,18 @@ class ServerProcess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def interrupt(self) -> None:
+        """Ask the master and its workers to stop now (gunicorn's quick shutdown), once."""
+        if self.process.poll() is None and not self._interrupted:
+            self._interrupted = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGINT)
+
     def stop(self) -> None:
         """Stop the master and its workers: quickly (SIGINT), then by force."""
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGINT)
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-            except ProcessLookupError:
-                return
+        self.interrupt()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=15)
         with contextlib.suppress(ProcessLookupError):  # workers left by a killed master
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
