@@ -39,6 +39,7 @@ import argparse
 import collections
 import json
 import multiprocessing
+import os
 import re
 import threading
 import time
@@ -90,7 +91,8 @@ class UserPool:
     """Users in turn; one whose code of this step was used waits for the next step."""
 
     def __init__(self, users: list[tuple[str, str, int]]):
-        self.queue = collections.deque(users)
+        # least recently used first; a user given back goes last, so the order holds
+        self.queue = collections.deque(sorted(users, key=lambda user: user[2]))
         self.lock = threading.Lock()
         self.starved = 0.0
 
@@ -303,6 +305,7 @@ def run_one(database: BenchDatabase, users: list, last_steps: dict[str, int], wo
         with ProcessPoolExecutor(CLIENT_PROCESSES, mp_context=spawn) as pool:
             # every client process is up before the clock starts
             list(pool.map(time.sleep, [0.5] * CLIENT_PROCESSES))
+            load = os.getloadavg()[0]  # other work on the machine, for the record
             successes_before = database.scalar(events, e="success")
             cpu_before = server.cpu_seconds()
             started = time.time()
@@ -328,6 +331,7 @@ def run_one(database: BenchDatabase, users: list, last_steps: dict[str, int], wo
     ms = 1000
     return {
         "workers": workers, "rounds": args.rounds, "clients": args.clients, "ips": args.ips,
+        "load_before": round(load, 2),
         "seconds": round(elapsed, 1),
         "sign_ins": merged.accepted,
         "sign_ins_per_s": round(merged.accepted / elapsed, 1),
@@ -389,15 +393,15 @@ def main() -> int:
     print()
     print("| workers | sign-ins/s | p50 ms | p99 ms | password p50/p99 ms | code p50/p99 ms "
           "| server CPU ms/sign-in | waiting on a lock | sign-ins | races | errors "
-          "| double acceptances |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| double acceptances | load before |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['workers']} | {r['sign_ins_per_s']} | {r['p50_ms']} | {r['p99_ms']} "
               f"| {r['password_p50_ms']} / {r['password_p99_ms']} "
               f"| {r['code_p50_ms']} / {r['code_p99_ms']} | {r['server_cpu_ms_per_sign_in']} "
               f"| {r['lock_wait_share']:.0%} "
               f"| {r['sign_ins']} | {r['races']} | {sum(r['errors'].values())} "
-              f"| {r['double_acceptances']} |")
+              f"| {r['double_acceptances']} | {r['load_before']} |")
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"machine": where, "args": vars(args), "hash_ms": hash_cost * 1000,
