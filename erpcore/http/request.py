@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -57,7 +58,16 @@ class Request:
 
     @property
     def remote_addr(self) -> str:
-        return self.httprequest.remote_addr or ""
+        """The client's IP address, or "" when what the socket or proxy gave is not one.
+
+        It keys throttles and is stored in audit rows, so it must be an address:
+        behind a misconfigured proxy ``X-Forwarded-For`` can hold any text (a NUL
+        byte, which PostgreSQL refuses, or a fresh string per request).
+        """
+        try:
+            return str(ipaddress.ip_address(self.httprequest.remote_addr or ""))
+        except ValueError:
+            return ""
 
     @property
     def is_secure(self) -> bool:
