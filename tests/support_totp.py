@@ -46,10 +46,14 @@ def password_step(client: Client, login: str, password: str):
     return response
 
 
-def submit_code(client: Client, value: str, remember: bool = False, **extra):
+def submit_code(client: Client, value: str, remember: bool = False, csrf: str | None = None,
+                **extra):
+    """Post *value* on the code page (with the page's CSRF token, or *csrf*)."""
     data = {"totp_token": value, **extra}
     if remember:
         data["remember"] = "1"
+    if csrf is not None:
+        return client.post("/web/login/totp", data, csrf=csrf)
     return client.post("/web/login/totp", data, from_page="/web/login/totp")
 
 

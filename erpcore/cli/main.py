@@ -63,7 +63,9 @@ def global_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         help="behind a reverse proxy: trust X-Forwarded-* headers")
     parser.add_argument("--password-rounds", type=int, default=None,
                         help="pbkdf2_sha512 rounds for new password hashes (default 600000)")
-    parser.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    parser.add_argument("--log-level", default=None,
+                        help="debug, info, warning, error (default: info for serve, "
+                        "warning for the other commands, whose output is their answer)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
@@ -111,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # the global options first (they choose the database, whose addons add commands)
     known, rest = global_parser(add_help=False).parse_known_args(argv)
+    command_name = next((word for word in rest if not word.startswith("-")), "")
+    level = known.log_level or ("info" if command_name == "serve" else "warning")
     logging.basicConfig(
-        level=getattr(logging, known.log_level.upper(), logging.INFO),
+        level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
     )
     try:

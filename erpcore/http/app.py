@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -31,6 +32,7 @@ from werkzeug.security import safe_join
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response
 
+from erpcore.db import throttle_table
 from erpcore.http.controllers import Routing
 from erpcore.http.errors import AdminOnly, CSRFError, DatabaseUnavailable, title_of
 from erpcore.http.forms import HttpRequest
@@ -41,6 +43,11 @@ from erpcore.orm.exceptions import AccessError
 from erpcore.server import Server
 
 _logger = logging.getLogger(__name__)
+
+#: seconds between two sweeps of expired sessions and throttles, per process
+SWEEP_INTERVAL = 300
+#: a throttle with no attempt for this long, and no wait running, is forgotten
+THROTTLE_MEMORY = 86400
 
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -81,10 +88,15 @@ def same_site_referrer(httprequest: WerkzeugRequest) -> str:
 
 
 class _Abort(Exception):
-    """Carries a ready response out of the pipeline, rolling the transaction back."""
+    """Carries a ready response out of the pipeline, rolling the transaction back.
 
-    def __init__(self, response: Response):
+    With ``keep_session``, the session's own change (it was signed out) is
+    still saved, so that the next request does not meet the same state.
+    """
+
+    def __init__(self, response: Response, keep_session: bool = False):
         self.response = response
+        self.keep_session = keep_session
 
 
 class Application:
@@ -94,6 +106,8 @@ class Application:
         self.sessions = SessionStore(self.config.session_lifetime,
                                      self.config.mfa_session_lifetime)
         self._static_roots: dict[str, Path] = {}
+        #: when this process last deleted expired sessions and stale throttles
+        self._swept_at = 0.0
         self.wsgi = ProxyFix(self._wsgi, x_for=1, x_proto=1, x_host=1) \
             if self.config.proxy_mode else self._wsgi
 
@@ -148,8 +162,12 @@ class Application:
                         response = self.process(request)
                     except _Abort as abort:
                         transaction.rollback()  # refusals change nothing
+                        if abort.keep_session:
+                            with conn.begin():
+                                self.sessions.save(conn, request.session, now)
                         return self.finish(request, abort.response)
                     self.sessions.save(conn, request.session, now)
+                    self.sweep(conn, now)
                     transaction.commit()
                     return self.finish(request, response)
                 except BaseException:
@@ -177,6 +195,16 @@ class Application:
         self.check_identity(request, routing)
         return self.dispatch(request, method, args)
 
+    def sweep(self, conn: Any, now: float) -> None:
+        """Every few minutes per process: forget expired sessions and quiet throttles."""
+        if now - self._swept_at < SWEEP_INTERVAL:
+            return
+        self._swept_at = now
+        self.sessions.vacuum(conn, now)
+        conn.execute(sa.delete(throttle_table).where(
+            throttle_table.c.locked_until < now,
+            throttle_table.c.updated_at < now - THROTTLE_MEMORY))
+
     def load_session(self, conn: Any, httprequest: WerkzeugRequest, now: float) -> Session:
         session = self.sessions.load(conn, httprequest.cookies.get(COOKIE_NAME), now)
         self.sessions.touch(conn, session, now)
@@ -202,7 +230,8 @@ class Application:
         if session.pre_uid and not session.uid:
             if request.now - session.get("pre_login_at", 0) > self.config.mfa_session_lifetime:
                 session.clear()
-                raise _Abort(request.redirect_query("/web/login", error="expired"))
+                raise _Abort(request.redirect_query("/web/login", error="expired"),
+                             keep_session=True)
             if not routing.mfa:
                 raise _Abort(request.redirect(session["mfa_url"]))
             return
@@ -213,7 +242,7 @@ class Application:
             user = request.env(su=True).user.exists()
             if not user or not user.active:
                 session.clear()
-                raise _Abort(request.redirect("/web/login"))
+                raise _Abort(request.redirect("/web/login"), keep_session=True)
 
     def check_csrf(self, request: Request, routing: Routing) -> None:
         if request.httprequest.method in STATE_CHANGING and routing.csrf:

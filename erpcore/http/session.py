@@ -103,7 +103,9 @@ class SessionStore:
         if session.uid:
             return now + self.lifetime
         if session.pre_uid:
-            return session.get("pre_login_at", now) + self.mfa_lifetime
+            # the row outlives the half-signed-in state by a while, so that a late user
+            # is told the sign-in took too long (the pipeline refuses it after mfa_lifetime)
+            return session.get("pre_login_at", now) + self.mfa_lifetime + ANONYMOUS_LIFETIME
         return now + ANONYMOUS_LIFETIME
 
     def save(self, conn: Connection, session: Session, now: float) -> None:

@@ -198,3 +198,15 @@ def test_clock_drift_is_explained(make_erp, steps, words):
     assert refused.status_code == 401 and words in error_text(refused)
     far = submit_code(client, code(secret, erp, 11 if steps > 0 else -11))
     assert error_text(far) == "Code d'authentification incorrect."
+
+
+def test_the_code_page_expires_after_ten_minutes(erp2fa):
+    secret = enable_totp(erp2fa, "demo")
+    client = erp2fa.client(**{"Accept-Language": "fr"})
+    password_step(client, "demo", USER_PASSWORD)
+    token = client.csrf()
+    erp2fa.clock.advance(601)
+    late = submit_code(client, code(secret, erp2fa), csrf=token)
+    assert client.path() == "/web/login?error=expired"
+    assert "Votre connexion a pris trop de temps. Veuillez vous reconnecter." in late.text
+    assert client.get("/web").url.endswith("/web/login?redirect=%2Fweb")

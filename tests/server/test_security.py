@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from erpcore.db import session_table
 from tests.server.conftest import TEST_ADDONS
 from tests.server.helpers import install
-from tests.support import ADMIN_PASSWORD, USER_PASSWORD, Client, table_dump
+from tests.support import ADMIN_PASSWORD, USER_PASSWORD, Client, count_rows, table_dump
 
 
 def session_rows(erp) -> list[tuple[str, int | None]]:
@@ -154,3 +154,17 @@ def test_passwords_are_pbkdf2_sha512_upgraded_to_the_configured_rounds(make_erp,
     assert client.login("demo", USER_PASSWORD).url.endswith("/web")
     assert stored("admin").startswith("$pbkdf2-sha512$1000$")  # not signed in yet
     assert USER_PASSWORD not in str(table_dump(erp.server))
+
+
+def test_expired_sessions_and_quiet_throttles_are_swept(make_erp):
+    """Anonymous visits create sessions; they do not pile up in the database forever."""
+    erp = make_erp("sqlite")
+    for _ in range(5):
+        erp.client().get("/web/login")
+    erp.client().login("nobody", "wrong-password")
+    assert count_rows(erp.server, "http_session") >= 5
+    assert count_rows(erp.server, "ir_throttle") == 2
+    erp.clock.advance(2 * 86400)
+    erp.client().get("/web/login")  # the next request sweeps
+    assert count_rows(erp.server, "http_session") == 1
+    assert count_rows(erp.server, "ir_throttle") == 0
