@@ -1,0 +1,56 @@
+"""The server's logs, over the whole adversarial run, hold none of the secrets handed out.
+
+Runs last (``conftest.pytest_collection_modifyitems``). It first walks every
+flow that handles a secret once more, so that it means something when run
+alone, then looks for every TOTP secret, recovery code, trusted-browser
+token, session id and password that any test of the run was given.
+"""
+
+from __future__ import annotations
+
+from tests.adversarial.attack import half_signed_in, send_code, signed_in
+from tests.support import ADMIN_PASSWORD, USER_PASSWORD
+from tests.support_totp import activate_through_pages, code
+
+
+def every_flow(erp, handed_out) -> None:
+    """Activation, sign-in with a code, a wrong code, a replay, a recovery code, a trusted
+    browser, new recovery codes, a password change, turning 2FA off, an error page."""
+    client = erp.client(**{"Accept-Language": "en"})
+    client.login("demo", USER_PASSWORD)
+    secret, recovery = activate_through_pages(client, erp, USER_PASSWORD)
+    erp.clock.advance(30)
+    browser = half_signed_in(erp)
+    assert send_code(browser, "000000" if code(secret, erp) != "000000" else "111111"
+                     ).status_code == 401
+    assert signed_in(send_code(browser, code(secret, erp), remember="1"))
+    assert send_code(half_signed_in(erp), code(secret, erp)).status_code == 401  # replay
+    assert signed_in(send_code(half_signed_in(erp), recovery[0], mode="recovery"))
+    assert not signed_in(send_code(half_signed_in(erp), recovery[0], mode="recovery"))
+    client.post("/auth_totp/recovery/regenerate", from_page="/web/preferences")
+    new = "a-new-password-7"
+    handed_out.add("password", new)
+    client.post("/web/preferences/password", {"old_password": USER_PASSWORD,
+                                              "new_password": new, "confirm_password": new},
+                from_page="/web/preferences")
+    client.login("demo", new)
+    erp.clock.advance(30)
+    client.post("/web/login/totp", {"totp_token": code(secret, erp)})
+    client.post("/auth_totp/disable", from_page="/web/preferences")
+    admin = erp.client()
+    admin.login("admin", ADMIN_PASSWORD)
+    admin.get("/web/users/99999/nothing")  # an error page
+    admin.post("/web/users/create", {"login": "x", "password": "short"}, csrf="forged")
+
+
+def test_the_logs_hold_no_secret(erp2fa_sqlite, handed_out, server_log):
+    every_flow(erp2fa_sqlite, handed_out)
+    log = server_log.text()
+    assert "2fa success" in log and "2fa recovery_used" in log  # the audit lines are there
+    kinds = set(handed_out.by_kind)
+    assert {"TOTP secret", "recovery code", "trusted-browser token", "session id",
+            "password"} <= kinds, kinds
+    found = handed_out.found_in(log)
+    assert found == [], f"{len(found)} secrets in the logs, e.g. {found[:3]}"
+    # the secret itself never appears, even as the otpauth URI
+    assert "otpauth://" not in log and "secret=" not in log
