@@ -153,15 +153,3 @@ def test_a_revoked_browser_no_longer_skips_the_code(erp2fa_sqlite, handed_out):
     client.post("/auth_totp/devices/revoke-all", from_page="/web/preferences")
     assert "message=device_revoked" in client.last.url
     assert not skips_code(erp, token)
-
-
-def test_a_token_does_not_skip_the_password(erp2fa_sqlite, handed_out):
-    """The trusted browser replaces the code, never the password."""
-    erp = erp2fa_sqlite
-    _response, token = trust_browser(erp, enable(erp, "demo", handed_out))
-    client = erp.client()
-    client.session.cookies.set("td_id", token, domain="127.0.0.1", path="/")
-    client.login("demo", "wrong-password-1")
-    assert client.path() == "/web/login"
-    client.get("/web/login/totp")
-    assert client.path() == "/web/login"
