@@ -50,6 +50,8 @@ def pair(servers):
 
 def test_password_on_one_server_code_on_the_other(pair):
     deployment, a, b = pair
+    assert len(a.wait_workers(2)) == 2  # 'serve --workers 2': a master and two workers
+    assert b.workers() == []  # 'serve --workers 0': one threaded process
     secret = create_2fa_user(deployment.server, "ana")
     client = half_signed(a.url, "ana")
     token = on_code_page(client, b.url)
