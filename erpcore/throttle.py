@@ -14,6 +14,18 @@ cannot slip past the limit: exactly ``max_failures`` tries, then a wait::
 The attempt numbered ``max_failures + k`` (k = 0, 1, 2, ...) starts a wait of
 ``base_wait * growth ** k`` seconds, capped at ``max_wait``; during a wait
 every attempt is refused, right or wrong, and is not counted.
+
+Counting before the check holds the key's row until the transaction ends,
+so attempts on one key run one at a time. That is what an account needs. For
+a key many honest people share (a client address: an office behind NAT), use
+the lenient pair instead, which locks nothing while the secret is checked::
+
+    wait = throttle.remaining(conn, key, now)   # reads only
+    ... check the secret ...
+    on failure: throttle.count_failure(conn, key, now)
+
+A burst of parallel tries can then overshoot the limit by the number in
+flight; the strict per-account throttle still binds each account.
 """
 
 from __future__ import annotations
@@ -76,6 +88,24 @@ class Throttle:
     def failure(self, conn: Connection, key: str, now: float) -> int:
         """The counted attempt failed: the seconds of the wait now running (0 if none)."""
         return self.remaining(conn, key, now)
+
+    def count_failure(self, conn: Connection, key: str, now: float) -> int:
+        """Count a failure after the check (lenient mode); returns the wait it starts, or 0."""
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(T)
+        statement = insert.values(
+            key=key, failures=1, lockouts=0, locked_until=0.0, updated_at=now
+        ).on_conflict_do_update(
+            index_elements=[T.c.key],
+            set_={"failures": T.c.failures + 1, "updated_at": now},
+        ).returning(T.c.failures)
+        wait = self._wait_for(conn.execute(statement).scalar_one())
+        if wait:
+            conn.execute(sa.update(T).where(T.c.key == key).values(
+                locked_until=sa.func.max(T.c.locked_until, now + wait)
+                if conn.dialect.name == "sqlite" else
+                sa.func.greatest(T.c.locked_until, now + wait),
+                lockouts=T.c.lockouts + 1))
+        return math.ceil(wait)
 
     def success(self, conn: Connection, key: str) -> None:
         conn.execute(sa.delete(T).where(T.c.key == key))

@@ -81,9 +81,11 @@ class TotpLogin(Controller):
 
     def _verify(self, request: Request, user, recovery: bool) -> Response:
         conn, now, ip = request.env.conn, request.now, request.remote_addr
-        keys = [(ACCOUNT_THROTTLE, account_key(user.id)), (IP_THROTTLE, ip_key(ip))]
-        wait = max(throttle.remaining(conn, key, now) for throttle, key in keys)
-        wait = wait or max(throttle.attempt(conn, key, now) for throttle, key in keys)
+        account, address = account_key(user.id), ip_key(ip)
+        # strict for the account (counted before the check), lenient for the address
+        wait = max(ACCOUNT_THROTTLE.remaining(conn, account, now),
+                   IP_THROTTLE.remaining(conn, address, now))
+        wait = wait or ACCOUNT_THROTTLE.attempt(conn, account, now)
         if wait:
             return self._form(request, recovery=recovery, status=429, error=request._(
                 "Too many attempts. Try again in {seconds} seconds.", seconds=wait))
@@ -94,14 +96,14 @@ class TotpLogin(Controller):
             ok = request.env["auth_totp.recovery_code"].consume(user.id, code, now=now, ip=ip)
             if ok:
                 self._audit(request, user.id, "recovery_used")
-                return self._success(request, user, keys)
+                return self._success(request, user, account, address)
             error, event = request._("This recovery code is not valid or was already used."), \
                 "failure"
         else:
             check = user._totp_check(code, now)
             if check.verdict is Verdict.ACCEPTED:
                 self._audit(request, user.id, "success")
-                return self._success(request, user, keys)
+                return self._success(request, user, account, address)
             error, event = {
                 Verdict.MALFORMED: (request._("The code is made of 6 digits."), "failure"),
                 Verdict.WRONG: (request._("Wrong authentication code."), "failure"),
@@ -110,16 +112,17 @@ class TotpLogin(Controller):
                 Verdict.DRIFT: (drift_message(request, check.drift_steps), "failure"),
             }[check.verdict]
         self._audit(request, user.id, event, detail="recovery" if recovery else "")
-        wait = max(throttle.failure(conn, key, now) for throttle, key in keys)
+        wait = max(ACCOUNT_THROTTLE.failure(conn, account, now),
+                   IP_THROTTLE.count_failure(conn, address, now))
         if wait:
             self._audit(request, user.id, "lockout", detail=f"{wait} s")
             error += " " + request._("Too many attempts. Try again in {seconds} seconds.",
                                      seconds=wait)
         return self._form(request, recovery=recovery, error=error, status=401)
 
-    def _success(self, request: Request, user, keys) -> Response:
-        for throttle, key in keys:
-            throttle.success(request.env.conn, key)
+    def _success(self, request: Request, user, account: str, address: str) -> Response:
+        ACCOUNT_THROTTLE.success(request.env.conn, account)
+        IP_THROTTLE.success(request.env.conn, address)
         remember = request.httprequest.form.get("remember") == "1"
         return self._sign_in(request, user, remember=remember)
 

@@ -51,9 +51,12 @@ class Session(Controller):
             return None
         conn = request.env.conn
         throttle = login_throttle(request)
-        keys = [throttle_key("login", login), throttle_key("login-ip", request.remote_addr)]
-        wait = max(throttle.remaining(conn, key, request.now) for key in keys)
-        wait = wait or max(throttle.attempt(conn, key, request.now) for key in keys)
+        account = throttle_key("login", login)
+        address = throttle_key("login-ip", request.remote_addr)
+        # the account is counted before the hash (strict); the address, shared by an
+        # office behind one NAT address, only after it, so its sign-ins do not queue
+        wait = max(throttle.remaining(conn, key, request.now) for key in (account, address))
+        wait = wait or throttle.attempt(conn, account, request.now)
         if wait:
             values["error"] = request._(
                 "Too many failed sign-ins. Try again in {seconds} seconds.", seconds=wait)
@@ -61,13 +64,13 @@ class Session(Controller):
             return None
         user = request.env["res.users"]._authenticate(login, password)
         if not user:
-            for key in keys:
-                throttle.failure(conn, key, request.now)
+            throttle.failure(conn, account, request.now)
+            throttle.count_failure(conn, address, request.now)
             _logger.info("sign-in failed from %s", request.remote_addr)
             values["error"] = request._("Wrong login or password.")
             return None
-        for key in keys:
-            throttle.success(conn, key)
+        throttle.success(conn, account)
+        throttle.success(conn, address)
         return self._after_password(request, user, values["redirect"])
 
     def _after_password(self, request: Request, user, redirect: str) -> Response:
