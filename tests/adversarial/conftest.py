@@ -1,6 +1,6 @@
 """Fixtures of the adversarial suite: the server's logs and every secret handed out.
 
-For the whole run, a handler on the root logger keeps every formatted record
+For the whole suite, a handler on the root logger keeps every formatted record
 (tracebacks included), and every HTTP client of these tests harvests the
 secrets the server hands out: session ids and trusted-browser tokens from
 ``Set-Cookie``, TOTP keys from the setup page, recovery codes from the page
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -85,9 +86,11 @@ class HandedOut:
                     for value in values if value in text]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server_log():
-    """Every log record of the run (root logger, DEBUG and up).
+    """Every log record of this suite's run (root logger, DEBUG and up).
+
+    Package-scoped, so tests elsewhere find the root logger as they expect.
 
     ``sqlalchemy`` stays at WARNING: its INFO level is the SQL echo, a
     debugging switch that is off in production; turning it on by raising the
@@ -106,7 +109,7 @@ def server_log():
     sa_logger.setLevel(saved[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def handed_out() -> HandedOut:
     secrets = HandedOut()
     secrets.add("password", ADMIN_PASSWORD, USER_PASSWORD)
@@ -138,9 +141,14 @@ def erp2fa_sqlite(make_erp):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """The log check goes last, once every other test has handed its secrets out."""
-    last = [item for item in items if "test_zz_logs" in item.nodeid]
-    items[:] = [item for item in items if item not in last] + last
+    """The log check goes last among this suite's tests, once the others handed out
+    their secrets (and still inside the package, whose fixtures hold the log)."""
+    here = Path(__file__).parent
+    last = [item for item in items if item.path.name == "test_zz_logs.py"]
+    rest = [item for item in items if item not in last]
+    ours = [n for n, item in enumerate(rest) if here in item.path.parents]
+    at = ours[-1] + 1 if ours else len(rest)
+    items[:] = rest[:at] + last + rest[at:]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

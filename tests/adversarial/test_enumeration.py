@@ -16,11 +16,13 @@ def normalised(body: str, login: str) -> str:
     return re.sub(re.escape(login), "LOGIN", body)
 
 
-def attempts(erp, login: str, ip: str) -> list[tuple[int, str]]:
-    """ATTEMPTS wrong passwords for *login* from *ip*, each from a fresh session."""
+def attempts(erp, login: str, series: int) -> list[tuple[int, str]]:
+    """ATTEMPTS wrong passwords for *login*, each from a fresh session and a fresh IP (so
+    that only the per-login throttle can answer differently)."""
     answers = []
-    for _ in range(ATTEMPTS):
-        client = erp.client(**{"X-Forwarded-For": ip, "Accept-Language": "en"})
+    for n in range(ATTEMPTS):
+        client = erp.client(**{"X-Forwarded-For": f"203.0.{series}.{n + 1}",
+                               "Accept-Language": "en"})
         response = client.post("/web/login", {"login": login, "password": "wrong-password-9"},
                                from_page="/web/login")
         answers.append((response.status_code, normalised(response.text, login)))
@@ -36,7 +38,7 @@ def test_known_and_unknown_logins_get_the_same_answers_and_throttling(make_erp, 
         env["res.users"].browse(archived).write({"active": False})
     # same length, so that even the echoed login takes the same room in the page
     logins = ["demo", "zzzz", "nobody-2fa", "nobody-zzz", "gone-user"]
-    series = {login: attempts(erp, login, f"203.0.113.{i}") for i, login in enumerate(logins)}
+    series = {login: attempts(erp, login, i) for i, login in enumerate(logins)}
     reference = series["zzzz"]
     statuses = [status for status, _body in reference]
     assert statuses[:10] == [200] * 10 and set(statuses[10:]) == {429}

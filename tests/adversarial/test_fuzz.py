@@ -132,6 +132,7 @@ def test_fuzz_setup_form(make_erp, backend):
     @example(wizard=wizard_id, value="\x00")
     def attempt(wizard, value):
         reset_throttles(erp)
+        erp.clock.advance(0.5)  # time passes (60 examples: 30 s, well within the wizard's life)
         response = client.post("/auth_totp/setup", {"wizard_id": wizard, "totp_token": value},
                                csrf=token, allow_redirects=False)
         assert_clean(response)
