@@ -60,15 +60,18 @@ def live_routes(erp) -> list[Route]:
 # -- database states ----------------------------------------------------------------
 
 
-def state(erp, *, failure_events: bool = True, anonymous_sessions: bool = True) -> dict:
-    """Every row of every table but the throttle counters, to compare before and after.
+def state(erp, *, throttles: bool = True, failure_events: bool = True,
+          anonymous_sessions: bool = True) -> dict:
+    """Every row of every table, to compare before and after an attack.
 
-    *failure_events=False* also leaves out the audit rows of refused codes and
+    What a refusal legitimately writes can be left out: *throttles=False* the
+    failure counters, *failure_events=False* the audit rows of refused codes,
     *anonymous_sessions=False* the sessions holding only a CSRF secret (a visit
-    to the sign-in page makes one): both are what a refusal legitimately writes.
+    to the sign-in page makes one).
     """
     dump = table_dump(erp.server)
-    dump.pop(THROTTLE_TABLE, None)
+    if not throttles:
+        dump.pop(THROTTLE_TABLE, None)
     with erp.server.engine.connect() as conn:
         if not failure_events and "auth_totp_event" in dump:
             rows = conn.exec_driver_sql(
