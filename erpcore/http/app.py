@@ -188,6 +188,7 @@ class Application:
             return self.error_page(request, InternalServerError())
 
     def process(self, request: Request) -> Response:
+        request.httprequest.check_query()
         routing, method, args = self.match(request)
         request.routing = routing
         self.check_csrf(request, routing)  # first: a forged POST is a 403, never a redirect

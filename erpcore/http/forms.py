@@ -50,3 +50,8 @@ class HttpRequest(WerkzeugRequest):
     """Werkzeug's request with :class:`StrictFormDataParser`."""
 
     form_data_parser_class = StrictFormDataParser
+
+    def check_query(self) -> None:
+        """A NUL character in the query string is a 400, as in a form."""
+        if any("\x00" in key or "\x00" in value for key, value in self.args.items(multi=True)):
+            raise BadRequest("NUL character in the query string")

@@ -178,3 +178,17 @@ def test_fuzz_cookies(fuzzed, handed_out):
     # demo's session is still half-signed-in, and only the code finishes it
     demo.get("/web/login/totp")
     assert demo.path() == "/web/login/totp"
+
+
+def test_nul_in_a_query_string_is_a_clean_400(make_erp, backend):
+    """PostgreSQL cannot store or compare a NUL: every query string is checked first."""
+    from tests.support import ADMIN_PASSWORD
+
+    erp = make_erp(backend, addons=("auth_totp",))
+    admin = erp.client()
+    admin.login("admin", ADMIN_PASSWORD)
+    for path in ("/auth_totp/audit?login=%00", "/web/login?redirect=/web%00",
+                 "/web/preferences?message=%00"):
+        page = admin.get(path)
+        assert page.status_code == 400, path
+        assert "Traceback" not in page.text
