@@ -59,23 +59,41 @@ class Throttle:
             return 0.0
         return min(self.base_wait * self.growth ** (failures - self.max_failures), self.max_wait)
 
-    def attempt(self, conn: Connection, key: str, now: float) -> int:
-        """Count an attempt on *key*; 0 lets it proceed, else the seconds left to wait."""
+    def _count(self, conn: Connection, key: str, now: float,
+               unless_waiting: bool) -> int | None:
+        """Add one to *key*'s failures in one upsert; the new count, or None when
+        *unless_waiting* and a wait is running (then nothing is counted)."""
         insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(T)
         statement = insert.values(
             key=key, failures=1, lockouts=0, locked_until=0.0, updated_at=now
         ).on_conflict_do_update(
             index_elements=[T.c.key],
             set_={"failures": T.c.failures + 1, "updated_at": now},
-            where=T.c.locked_until <= now,
+            where=(T.c.locked_until <= now) if unless_waiting else None,
         ).returning(T.c.failures)
         row = conn.execute(statement).first()
-        if row is None:
-            return self.remaining(conn, key, now)
-        wait = self._wait_for(row.failures)
-        if wait:  # this is the last try before a wait: start the wait now, lifted on success
+        return None if row is None else row.failures
+
+    def _start_wait(self, conn: Connection, key: str, now: float, failures: int) -> int:
+        """Start the wait that *failures* calls for, if any (a longer one running stays)."""
+        wait = self._wait_for(failures)
+        if wait:
+            until = now + wait
             conn.execute(sa.update(T).where(T.c.key == key).values(
-                locked_until=now + wait, lockouts=T.c.lockouts + 1))
+                locked_until=sa.case((T.c.locked_until > until, T.c.locked_until), else_=until),
+                lockouts=T.c.lockouts + 1))
+        return math.ceil(wait)
+
+    def attempt(self, conn: Connection, key: str, now: float) -> int:
+        """Count an attempt on *key*; 0 lets it proceed, else the seconds left to wait.
+
+        The attempt that reaches the limit starts the wait at once (lifted by
+        :meth:`success`), so no parallel attempt can pass the limit.
+        """
+        failures = self._count(conn, key, now, unless_waiting=True)
+        if failures is None:
+            return self.remaining(conn, key, now)
+        self._start_wait(conn, key, now, failures)
         return 0
 
     def remaining(self, conn: Connection, key: str, now: float) -> int:
@@ -91,21 +109,7 @@ class Throttle:
 
     def count_failure(self, conn: Connection, key: str, now: float) -> int:
         """Count a failure after the check (lenient mode); returns the wait it starts, or 0."""
-        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(T)
-        statement = insert.values(
-            key=key, failures=1, lockouts=0, locked_until=0.0, updated_at=now
-        ).on_conflict_do_update(
-            index_elements=[T.c.key],
-            set_={"failures": T.c.failures + 1, "updated_at": now},
-        ).returning(T.c.failures)
-        wait = self._wait_for(conn.execute(statement).scalar_one())
-        if wait:
-            conn.execute(sa.update(T).where(T.c.key == key).values(
-                locked_until=sa.func.max(T.c.locked_until, now + wait)
-                if conn.dialect.name == "sqlite" else
-                sa.func.greatest(T.c.locked_until, now + wait),
-                lockouts=T.c.lockouts + 1))
-        return math.ceil(wait)
+        return self._start_wait(conn, key, now, self._count(conn, key, now, unless_waiting=False))
 
     def success(self, conn: Connection, key: str) -> None:
         conn.execute(sa.delete(T).where(T.c.key == key))
