@@ -28,6 +28,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: an unreachable PostgreSQL host is a 503 after this, not a request hanging
+PG_CONNECT_TIMEOUT_S = 10
 
 system_metadata = sa.MetaData()
 
@@ -102,10 +104,14 @@ def create_engine(url: str) -> Engine:
             engine = sa.create_engine(
                 url,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+                hide_parameters=True,  # a failing statement's values stay out of the logs
             )
             _make_sqlite_safe(engine)
         else:
-            engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            engine = sa.create_engine(
+                url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True,
+                connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
+            )
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise DatabaseURLError(f"bad database URL {url!r}: {exc}") from exc
     return engine

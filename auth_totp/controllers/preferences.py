@@ -50,6 +50,8 @@ class TotpPreferences(Preferences):
     @route("/auth_totp/setup", auth="user", methods=["POST"])
     def activate(self, request: Request) -> Response:
         user = request.env.user
+        if user.totp_enabled:
+            return request.redirect("/web/preferences")
         form = request.httprequest.form
         wizard_id = form.get("wizard_id", "")
         wizards = request.env["auth_totp.wizard"]
@@ -105,9 +107,8 @@ class TotpPreferences(Preferences):
     @route("/auth_totp/devices/<int:device_id>/revoke", auth="user", methods=["POST"],
            identity=True)
     def revoke(self, request: Request, device_id: int) -> Response:
-        device = request.env["auth_totp.device"].sudo().search(
-            [("id", "=", device_id), ("user_id", "=", request.env.uid)])
-        if not device:
+        device = request.env["auth_totp.device"].sudo().browse(device_id).exists()
+        if not device or device.user_id.id != request.env.uid:
             raise NotFound()
         device.unlink()
         self._audit(request, "device_revoked")

@@ -228,6 +228,12 @@ class Application:
 
     def authenticate(self, request: Request, routing: Routing) -> None:
         session = request.session
+        uid = session.uid or session.pre_uid
+        if uid:
+            user = request.env["res.users"].sudo().browse(uid).exists()
+            if not user or not user.active:  # archived or deleted since the password
+                session.clear()
+                raise _Abort(request.redirect("/web/login"), keep_session=True)
         if session.pre_uid and not session.uid:
             if request.now - session.get("pre_login_at", 0) > self.config.mfa_session_lifetime:
                 session.clear()
@@ -239,11 +245,6 @@ class Application:
         if routing.auth == "user" and not session.uid:
             target = request.httprequest.full_path.rstrip("?")
             raise _Abort(request.redirect_query("/web/login", redirect=target))
-        if session.uid:
-            user = request.env(su=True).user.exists()
-            if not user or not user.active:
-                session.clear()
-                raise _Abort(request.redirect("/web/login"), keep_session=True)
 
     def check_csrf(self, request: Request, routing: Routing) -> None:
         if request.httprequest.method in STATE_CHANGING and routing.csrf:

@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.utils import redirect as _redirect
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response
@@ -50,11 +50,9 @@ class Request:
     # -- input -----------------------------------------------------------------
 
     @property
-    def params(self) -> MultiDict:
-        """Query string and form, the form winning."""
-        merged = MultiDict(self.httprequest.args)
-        merged.update(self.httprequest.form)
-        return merged
+    def params(self) -> CombinedMultiDict:
+        """Form and query string, the form winning."""
+        return CombinedMultiDict([self.httprequest.form, self.httprequest.args])
 
     @property
     def remote_addr(self) -> str:
@@ -147,14 +145,16 @@ class Request:
         self.session["pre_login_at"] = self.now
         self.session["mfa_url"] = mfa_url
         self.session["identity_checked_at"] = self.now
-        self.session.rotate()
+        self.session.rotate(fresh=True)
         return self.redirect(mfa_url)
 
     def finish_login(self, uid: int, redirect: str | None = None) -> Response:
         """Sign *uid* in fully (both factors done), with a new session id."""
         checked = self.session.get("identity_checked_at", self.now)
         lang = self.session.get("lang")
-        self.session.clear()
+        # straight from the password: fresh; after a second factor, the half-signed-in
+        # session must still exist (a password reset meanwhile has ended it)
+        self.session.clear(fresh=not self.session.pre_uid)
         self.session["uid"] = uid
         self.session["login_at"] = self.now
         self.session["identity_checked_at"] = checked

@@ -41,6 +41,8 @@ class Session:
         #: the id this session had when loaded, deleted when it changes
         self._loaded_sid = sid
         self.modified = False
+        #: saved under a new id whatever happened to the old row (see :meth:`rotate`)
+        self._fresh = False
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)
@@ -64,16 +66,22 @@ class Session:
     def pre_uid(self) -> int | None:
         return self.data.get("pre_uid")
 
-    def rotate(self) -> None:
-        """Give the session a new id and a new CSRF secret (privilege change)."""
+    def rotate(self, fresh: bool = False) -> None:
+        """Give the session a new id and a new CSRF secret (privilege change).
+
+        *fresh*: this request has just checked the password, so the session
+        is saved under its new id even if its old row was deleted meanwhile
+        (changing one's own password signs out every session, this one too).
+        """
         self.sid = secrets.token_urlsafe(32)
         self.data["csrf_secret"] = secrets.token_hex(32)
         self.modified = True
+        self._fresh = fresh
 
-    def clear(self) -> None:
-        """Forget everything, then rotate: used at sign-out."""
+    def clear(self, fresh: bool = False) -> None:
+        """Forget everything, then rotate: used at sign-out and sign-in."""
         self.data = {}
-        self.rotate()
+        self.rotate(fresh)
 
     def csrf_secret(self) -> str:
         if "csrf_secret" not in self.data:
@@ -109,23 +117,37 @@ class SessionStore:
         return now + ANONYMOUS_LIFETIME
 
     def save(self, conn: Connection, session: Session, now: float) -> None:
-        """Write the session if it changed; a changed id deletes the old row."""
+        """Write the session if it changed; a changed id replaces the old row.
+
+        A session whose row was deleted while this request ran (signed out
+        everywhere by a password change, say) is not written back: a request
+        in flight must not bring an ended session back to life.
+        """
         if not session.modified:
             return
         if session.sid is None:
             session.sid = secrets.token_urlsafe(32)
-        if session._loaded_sid and session._loaded_sid != session.sid:
-            conn.execute(sa.delete(S).where(S.c.sid_hash == _hash(session._loaded_sid)))
         values = {
             "data": json.dumps(session.data),
-            "uid": session.uid,
+            # a half-signed-in session is its user's too: signing out everywhere ends it
+            "uid": session.uid or session.pre_uid,
             "expires_at": self._expiry(session, now),
         }
         key = _hash(session.sid)
-        if not conn.execute(sa.update(S).where(S.c.sid_hash == key).values(**values)).rowcount:
-            conn.execute(sa.insert(S).values(sid_hash=key, **values))
+        if session._loaded_sid == session.sid:
+            alive = conn.execute(sa.update(S).where(S.c.sid_hash == key).values(**values))
+        else:
+            alive = None
+            if session._loaded_sid:
+                alive = conn.execute(
+                    sa.delete(S).where(S.c.sid_hash == _hash(session._loaded_sid)))
+            if alive is None or alive.rowcount or session._fresh:
+                conn.execute(sa.insert(S).values(sid_hash=key, **values))
+                alive = None
+        if alive is not None and not alive.rowcount:
+            return  # ended elsewhere meanwhile: leave it ended
         session._loaded_sid = session.sid
-        session.modified = False
+        session.modified = session._fresh = False
 
     def touch(self, conn: Connection, session: Session, now: float) -> None:
         """Extend a signed-in session's idle expiry, at most once a minute."""

@@ -205,6 +205,8 @@ class BaseModel:
                     continue
                 if isinstance(value, BaseModel):
                     value = value.id
+                elif isinstance(field, fields.Datetime) and value not in (None, False):
+                    value = field.to_db(value)  # compared as stored: naive UTC
             clauses.append(_OPERATORS[op](t.c[name], value))
         return clauses
 

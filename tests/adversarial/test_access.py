@@ -82,6 +82,11 @@ def test_weakening_2fa_asks_for_the_password_again(stale):
         (admin, "POST", "/web/apps/uninstall", {"name": "auth_totp"}),
         (admin, "POST", f"/web/users/{user_id(erp, 'admin')}/password",
          {"password": "taken-over-1"}),
+        # a new administrator of one's own, or a dormant one restored, would hold a
+        # password that passes every later re-check
+        (admin, "POST", "/web/users/create",
+         {"login": "intruder", "password": "intruder-pass-1", "admin": "1"}),
+        (admin, "POST", f"/web/users/{user_id(erp, 'demo')}/archive", {}),
     ]
     for client, method, path, data in attempts:
         if method == "POST":
@@ -96,6 +101,22 @@ def test_weakening_2fa_asks_for_the_password_again(stale):
     marked = {re.sub(r"<int:\w+>", "<id>", r.rule.rule) for r in live_routes(erp)
               if r.routing.identity}
     assert marked <= attempted, marked - attempted
+
+
+def test_guessing_the_password_through_the_change_form_is_throttled(stale):
+    """The current-password field of Préférences is a password check like the re-check."""
+    erp, demo, _admin = stale
+    for n in range(10):
+        demo.post("/web/preferences/password", {
+            "old_password": f"guess-{n}", "new_password": "new-password-1",
+            "confirm_password": "new-password-1"}, from_page="/web/preferences")
+    right = demo.post("/web/preferences/password", {
+        "old_password": USER_PASSWORD, "new_password": "new-password-1",
+        "confirm_password": "new-password-1"}, from_page="/web/preferences")
+    assert right.status_code == 400 and "Réessayez dans" in right.text
+    demo.post("/web/identity", {"password": USER_PASSWORD, "redirect": "/web/preferences"},
+              from_page="/web/identity")
+    assert demo.path().startswith("/web/identity"), "the throttles are not shared"
 
 
 def test_the_re_check_is_per_session_and_throttled(stale):

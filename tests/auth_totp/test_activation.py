@@ -113,3 +113,25 @@ def test_another_users_wizard_is_refused(erp2fa):
                         from_page="/web/preferences")
     assert stolen.status_code == 400
     assert count_rows(erp2fa.server, "res_users", "WHERE totp_secret IS NOT NULL") == 0
+
+
+def test_stale_wizards_are_found_by_time_whatever_the_database_time_zone(erp2fa):
+    """Datetimes in a search are compared as stored (naive UTC), even when the database
+    session is in another zone: starting a setup must not drop someone else's."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    import sqlalchemy as sa
+
+    with erp2fa.server.environment() as env:
+        if erp2fa.backend == "postgresql":
+            env.conn.execute(sa.text("SET LOCAL TIME ZONE 'Europe/Paris'"))
+        demo = env["res.users"].search([("login", "=", "demo")])
+        admin = env["res.users"].search([("login", "=", "admin")])
+        now = erp2fa.clock()
+        wizards = env["auth_totp.wizard"]
+        waiting = wizards.start(demo.id, now - 300)  # five minutes ago: still valid
+        wizards.start(admin.id, now)  # drops the abandoned ones, older than ten minutes
+        assert waiting.exists()
+        paris = dt.datetime.fromtimestamp(now - 400, ZoneInfo("Europe/Paris"))
+        assert wizards.search([("create_date", ">", paris)]) == wizards.search([])

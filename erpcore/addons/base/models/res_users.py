@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from passlib.context import CryptContext
 
 from erpcore.db import session_table
-from erpcore.orm import Model, UserError, fields
+from erpcore.orm import AccessError, Model, UserError, fields
 
 #: languages the interface offers
 LANGUAGES = [("en", "English"), ("fr", "Français")]
@@ -122,7 +122,7 @@ class ResUsers(Model):
         """Change the current user's password after checking the old one."""
         self.ensure_one()
         if not self._check_password(old):
-            raise UserError(self.env._("The current password is wrong."))
+            raise AccessError(self.env._("The current password is wrong."))
         self._validate_new_password(new)
         self.sudo().write({"password": new})
 

@@ -83,7 +83,7 @@ class Users(Controller):
             raise NotFound()
         return user
 
-    @route("/web/users/create", auth="user", methods=["POST"])
+    @route("/web/users/create", auth="user", methods=["POST"], identity=True)
     def create(self, request: Request) -> Response:
         request.env.check_admin()
         form = request.httprequest.form
@@ -120,7 +120,7 @@ class Users(Controller):
         _logger.info("user %s reset the password of user %s", request.env.uid, user.id)
         return request.redirect_query("/web/users", message="password")
 
-    @route("/web/users/<int:user_id>/archive", auth="user", methods=["POST"])
+    @route("/web/users/<int:user_id>/archive", auth="user", methods=["POST"], identity=True)
     def archive(self, request: Request, user_id: int) -> Response:
         user = self._user(request, user_id)
         if user.id == request.env.uid:
