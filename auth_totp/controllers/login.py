@@ -134,7 +134,7 @@ class TotpLogin(Controller):
                 ip=request.remote_addr, now=request.now, lifetime=lifetime)
             request.set_cookie(COOKIE, token, max_age=lifetime)
             self._audit(request, user.id, "device_trusted")
-        if user.totp_enabled:
+        if user.totp_enabled:  # a code, a recovery code or a trusted browser was used
             user.write({"totp_last_used": request.now})
         redirect = request.session.get("redirect")
         user._on_login(request.now)

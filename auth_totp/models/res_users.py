@@ -86,10 +86,7 @@ class ResUsers(Model):
         if step is None:
             off = totp.drift(secret, normalized, now)
             return Check(Verdict.DRIFT, off) if off is not None else Check(Verdict.WRONG)
-        accepted = user._write_if([("totp_last_step", "<", step)], {
-            "totp_last_step": step,
-            "totp_last_used": dt.datetime.fromtimestamp(now, dt.UTC),
-        })
+        accepted = user._write_if([("totp_last_step", "<", step)], {"totp_last_step": step})
         return Check(Verdict.ACCEPTED if accepted else Verdict.REUSED)
 
     def _totp_enable(self, secret_b32: str, code: str, now: float) -> bool:
