@@ -44,10 +44,9 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str | Path, data_dir: Path | None = None, db_url: str = "",
-            addons: bool = True, env: dict | None = None,
-            timeout: float = 60, **kw) -> subprocess.CompletedProcess:
-    """Run ``python -m erpcore [global options] ARGS`` and capture its output."""
+def erpcore_command(args: tuple, data_dir: Path | None, db_url: str,
+                    addons: bool) -> list[str]:
+    """``python -m erpcore [global options] ARGS`` as an argument list."""
     command = [sys.executable, "-m", "erpcore"]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
@@ -55,7 +54,14 @@ def run_cli(*args: str | Path, data_dir: Path | None = None, db_url: str = "",
         command += ["--db", db_url]
     if addons:
         command += ["--addons-path", str(TEST_ADDONS)]
-    command += [str(a) for a in args]
+    return command + [str(a) for a in args]
+
+
+def run_cli(*args: str | Path, data_dir: Path | None = None, db_url: str = "",
+            addons: bool = True, env: dict | None = None,
+            timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    """Run ``python -m erpcore [global options] ARGS`` and capture its output."""
+    command = erpcore_command(args, data_dir, db_url, addons)
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
                           env=env or cli_env(), timeout=timeout, check=False, **kw)
 
@@ -89,14 +95,7 @@ class Serving:
                  data_dir: Path | None = None, db_url: str = "", addons: bool = True):
         folder.mkdir(parents=True, exist_ok=True)
         self.out_path, self.err_path = folder / "serve.out", folder / "serve.err"
-        command = [sys.executable, "-m", "erpcore"]
-        if data_dir is not None:
-            command += ["--data-dir", str(data_dir)]
-        if db_url:
-            command += ["--db", db_url]
-        if addons:
-            command += ["--addons-path", str(TEST_ADDONS)]
-        command += [str(a) for a in args]
+        command = erpcore_command(args, data_dir, db_url, addons)
         with self.out_path.open("w") as out, self.err_path.open("w") as err:
             self.process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT,
                                             env=env or cli_env())
