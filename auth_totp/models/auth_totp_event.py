@@ -6,7 +6,6 @@ a recovery code or a token: only who, what, when and from where.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from erpcore.orm import Model, fields
@@ -53,7 +52,7 @@ class AuthTotpEvent(Model):
         self.sudo().create({
             "user_id": user_id, "actor_id": actor_id or None, "event": event,
             "ip": ip[:64], "detail": detail[:256],
-            "create_date": dt.datetime.fromtimestamp(now, dt.UTC),
+            "create_date": now,
         })
         _logger.info("2fa %s user=%s actor=%s ip=%s %s", event, user_id, actor_id or "-",
                      ip or "-", detail)
