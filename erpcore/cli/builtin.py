@@ -222,8 +222,10 @@ class Config(Command):
             settings = env.registry.settings
             try:
                 if args.action == "set":
-                    value = settings.set(env.conn, args.key, args.value)
                     setting = settings.setting(args.key)
+                    if setting.command:
+                        raise CommandError(f"{args.key} is changed with '{setting.command}'")
+                    value = settings.set(env.conn, args.key, args.value)
                     print(f"{args.key} = {setting.format(value)}")
                     if settings.overridden(args.key):
                         print(f"note: {setting.env} is set in this environment and wins "

@@ -189,7 +189,7 @@ class Application:
                     session = self.load_session(conn, httprequest, now)
                     env = Environment(registry, conn, session.uid, su=False)
                     request = Request(httprequest, self.server, registry, env, session, now)
-                    request.env = env(context={"lang": self.pick_lang(request)})
+                    request.env = env(context={"lang": self.pick_lang(request), "now": now})
                     if refusal is not None:
                         raise refusal
                     try:

@@ -1,1 +1,1 @@
-from erpcore.addons.web.controllers import admin, home, login, preferences  # noqa: F401
+from erpcore.addons.web.controllers import admin, home, login, preferences, settings  # noqa: F401
