@@ -44,7 +44,8 @@ class TotpUsers(Users):
         deadlines = {user.id: user._totp_deadline() for user in result["users"]}
         result["users"] = result["users"].browse(
             [user.id for user in result["users"] if shown(user, kind, deadlines[user.id])])
-        result.update(totp_filter=kind, totp_deadlines=deadlines, totp_invite=None, **values)
+        result.update({"totp_filter": kind, "totp_deadlines": deadlines, "totp_invite": None,
+                       **values})
         return result
 
     @route("/auth_totp/users/<int:user_id>/disable", auth="user", methods=["POST"],

@@ -239,7 +239,8 @@ class Config(Command):
                         print(value)
                     else:
                         source = f" (from {setting.env})" if settings.overridden(key) else ""
-                        print(f"{key} = {value}{source}    # {setting.help}")
+                        how = f" (changed with '{setting.command}')" if setting.command else ""
+                        print(f"{key} = {value}{source}    # {setting.help}{how}")
             except SettingError as exc:
                 raise CommandError(str(exc)) from exc
         return 0

@@ -14,6 +14,7 @@ from lxml import html
 from auth_totp import totp
 from tests.adversarial.attack import live_routes
 from tests.auth_totp.test_activation import decode_qr
+from tests.auth_totp.test_disable import run_cli
 from tests.browser.conftest import STORY_TIME
 from tests.support import ADMIN_PASSWORD, USER_PASSWORD, count_rows, table_dump
 from tests.support_totp import (
@@ -400,3 +401,55 @@ def test_a_reset_by_an_administrator_gives_a_new_grace_period(erp2fa):
     refused = demo.post("/auth_totp/disable", from_page="/web/preferences")
     assert refused.status_code == 400 and secrets_stored(erp) == 1
     assert "changez d'application" in error_text(refused)
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+def test_command_line_prints_sets_and_resets(erp2fa):
+    """``erpcore 2fa policy`` and ``erpcore 2fa disable`` (a new grace period), run as
+    their own processes: their clock is the real one, which the test's starts from."""
+    erp = erp2fa
+    admin = signed_in(erp, "admin", ADMIN_PASSWORD)
+    set_policy(erp, "all", 24, ago=30 * HOUR)  # every deadline passed six hours ago
+    enable_totp(erp, "demo")
+    reset = run_cli(erp, "2fa", "disable", "demo")
+    assert reset.returncode == 0, reset.stderr
+    lines = reset.stdout.splitlines()
+    assert lines[0].startswith("2FA turned off for demo")
+    assert lines[1].startswith("the policy requires 2FA of demo: they must turn it on again by ")
+    assert sign_in_leads_to(erp, "demo", USER_PASSWORD) == "/web"  # 24 hours again
+    assert sign_in_leads_to(erp, "admin", ADMIN_PASSWORD) == SETUP  # no reset: due
+    erp.clock.advance(24 * HOUR + 60)
+    assert sign_in_leads_to(erp, "demo", USER_PASSWORD) == SETUP
+
+    shown = run_cli(erp, "2fa", "policy")
+    assert shown.stdout == "policy: required for all users; grace period: 24 hours\n"
+    done = run_cli(erp, "2fa", "policy", "admins", "--grace-hours", "0")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "policy: required for administrators; grace period: 0 hours",
+        "1 user(s) the policy requires 2FA of have not turned it on yet"]
+    assert policy_state(erp) == ("admins", 0)
+    assert sign_in_leads_to(erp, "demo", USER_PASSWORD) == "/web"
+    with erp.server.environment() as env:
+        event = env["auth_totp.event"].search([("event", "=", "policy_changed")], limit=1)
+        assert (event.ip, event.actor_id.id, event.user_id.id) == ("cli", False, False)
+        assert event.detail == ("erpcore 2fa policy admins --grace-hours 0: admins, 0 h "
+                                "(was all, 24 h)")
+    audit = html.fromstring(admin.get("/auth_totp/audit").content)
+    cells = audit.xpath("//tr[@data-event='policy_changed']")[0].xpath("td")
+    assert cells[3].text_content() == "ligne de commande"
+    # refusals: one line, a non-zero status, nothing changed
+    before = table_dump(erp.server)
+    for args in (["policy", "sometimes"], ["policy", "all", "--grace-hours", "-1"]):
+        refused = run_cli(erp, "2fa", *args)
+        assert refused.returncode == 1, args
+        assert refused.stderr.count("\n") == 1 and refused.stderr.startswith("erpcore: error: ")
+        assert "erpcore 2fa policy optional|admins|all [--grace-hours N]" in refused.stderr
+    bypass = run_cli(erp, "config", "set", "auth_totp.policy", "optional")
+    assert (bypass.returncode, bypass.stderr) == (
+        1, "erpcore: error: auth_totp.policy is changed with 'erpcore 2fa policy'\n")
+    after = table_dump(erp.server)
+    before.pop("http_session"), after.pop("http_session")
+    assert after == before
