@@ -91,11 +91,14 @@ class TotpPreferences(Preferences):
     @route("/auth_totp/setup", auth="user", methods=["POST"])
     def activate(self, request: Request) -> Response:
         user = request.env.user
-        if user.totp_enabled:
-            return request.redirect("/web/preferences")
         wizard = self._posted_wizard(request)
         if not wizard:
+            request.env.invalidate(user)  # read anew: a parallel submission may have won
+            if user.totp_enabled:  # this form, sent twice: the first one turned 2FA on
+                return self._already_done(request)
             return request.render("auth_totp.setup_expired", status=400)
+        if user.totp_enabled:
+            return self._already_done(request)
         enabled = self._first_code(request, wizard, user._totp_enable)
         if isinstance(enabled, Response):
             return enabled
