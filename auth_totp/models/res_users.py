@@ -194,7 +194,9 @@ class ResUsers(Model):
         """Whether the policy requires 2FA of this user, whether it is on or not."""
         self.ensure_one()
         level = self.env.setting(POLICY.key)
-        return level != "optional" and policy.requires(level, self._is_admin())
+        if level != "admins":  # "all" or "optional": no group to read
+            return policy.requires(level, False)
+        return policy.requires(level, self._is_admin())
 
     def _totp_deadline(self) -> dt.datetime | None:
         """When this user must have 2FA on (naive UTC), if the policy requires it and it
