@@ -16,6 +16,7 @@ import logging
 import socket
 
 from erpcore.http.app import Application
+from erpcore.mail import start_mail_delivery
 from erpcore.server import Server, ServerError
 
 _logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def serve(server: Server) -> int:
     httpd = make_server(config.http_interface, config.http_port, Application(server),
                         threaded=True)
     _logger.info("serving on %s (one threaded process, %s)", url, _db_kind(server))
+    start_mail_delivery(server)
     print(f"erpcore is running on {url}", flush=True)
     try:
         httpd.serve_forever()
@@ -90,7 +92,8 @@ def _serve_prefork(server: Server) -> int:
             self.cfg.set("proc_name", "erpcore")
             # gunicorn's control socket is one path per user: two servers would fight over it
             self.cfg.set("control_socket_disable", True)
-            self.cfg.set("post_fork", lambda _arbiter, _worker: server.dispose())
+            self.cfg.set("post_fork", lambda _arbiter, _worker: (
+                server.dispose(), start_mail_delivery(server)))
 
         def load(self) -> Application:
             return Application(server)

@@ -14,9 +14,9 @@ from typing import Any, NoReturn
 
 from sqlalchemy.exc import DBAPIError
 
-from erpcore.cli import builtin  # noqa: F401 - registers the built-in commands
+from erpcore.cli import builtin, mail  # noqa: F401 - registers the built-in commands
 from erpcore.cli.command import Command, CommandError, command_classes
-from erpcore.config import Config, default_data_dir
+from erpcore.config import SMTP_SECURITY, Config, ConfigError, default_data_dir
 from erpcore.db import DatabaseURLError, is_initialised
 from erpcore.keys import KeyringError
 from erpcore.modules.addons import AddonError
@@ -27,7 +27,7 @@ from erpcore.orm.registry import RegistryError
 from erpcore.server import Server, ServerError
 
 EXPECTED_ERRORS = (CommandError, ServerError, AddonError, ManifestError, DatabaseURLError,
-                   KeyringError, UserError, RegistryError, OSError)
+                   KeyringError, UserError, RegistryError, ConfigError, OSError)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -63,6 +63,20 @@ def global_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         help="behind a reverse proxy: trust X-Forwarded-* headers")
     parser.add_argument("--password-rounds", type=int, default=None,
                         help="pbkdf2_sha512 rounds for new password hashes (default 600000)")
+    parser.add_argument("--public-url", default=None,
+                        help="the address users reach the server at, for links in mail "
+                        "(default http://HTTP-INTERFACE:HTTP-PORT, env ERPCORE_PUBLIC_URL)")
+    parser.add_argument("--smtp", dest="smtp_server", default=None, metavar="HOST",
+                        help="SMTP server that sends mail (env ERPCORE_SMTP); without it, "
+                        "mail is kept in the outbox. Password: env ERPCORE_SMTP_PASSWORD")
+    parser.add_argument("--smtp-port", type=int, default=None, metavar="PORT",
+                        help="default 25 (env ERPCORE_SMTP_PORT)")
+    parser.add_argument("--smtp-ssl", choices=SMTP_SECURITY, default=None,
+                        help="none (default), starttls or ssl (env ERPCORE_SMTP_SSL)")
+    parser.add_argument("--smtp-user", default=None, metavar="USER",
+                        help="SMTP login (env ERPCORE_SMTP_USER)")
+    parser.add_argument("--email-from", default=None, metavar="ADDRESS",
+                        help="sender of mail (default erpcore@HOST, env ERPCORE_EMAIL_FROM)")
     parser.add_argument("--log-level", default=None,
                         help="debug, info, warning, error (default: info for serve, "
                         "warning for the other commands, whose output is their answer)")
@@ -78,6 +92,8 @@ def make_config(args: argparse.Namespace) -> Config:
         data_dir=args.data_dir, db_url=args.db_url, addons_path=addons_path,
         http_interface=args.http_interface, http_port=args.http_port, workers=args.workers,
         proxy_mode=args.proxy_mode, password_rounds=args.password_rounds,
+        public_url=args.public_url, smtp_server=args.smtp_server, smtp_port=args.smtp_port,
+        smtp_ssl=args.smtp_ssl, smtp_user=args.smtp_user, email_from=args.email_from,
     )
 
 
