@@ -44,7 +44,8 @@ def html_to_text(element: lxml_html.HtmlElement) -> str:
 
     def add(text: str | None) -> None:
         if text:
-            parts.append(re.sub(r"\s+", " ", text))  # as HTML shows it: one space
+            # as HTML shows it: one space (a no-break space stays, French needs it)
+            parts.append(re.sub(r"[ \t\n\r\f\v]+", " ", text))
 
     def walk(node: lxml_html.HtmlElement) -> None:
         tag = node.tag if isinstance(node.tag, str) else ""
