@@ -117,7 +117,8 @@ class MailDelivery:
                 return 0
             table = registry.models["mail.mail"]._sa_table
             claimed = outbox.claim(conn, table, server.clock(), config.mail_lease)
-        timeout = max(config.mail_lease / 4, 1.0)
+        # each SMTP step gives up well before the claim's lease runs out
+        timeout = min(60.0, max(config.mail_lease / 4, 1.0))
         for row in claimed.rows:
             if self._stopping.is_set():
                 break  # the lease expires and another turn sends it

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.workers.processes import free_port
 
@@ -70,10 +71,23 @@ class SmtpServer:
         self.stalled = threading.Event()
         self.stalled_peers: list[tuple[str, int]] = []
         self.release = threading.Event()
+        #: (login, password) to require, or None for a server that asks for none
+        self.credentials: tuple[str, str] | None = None
         self._controller: Controller | None = None
 
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        given = (auth_data.login.decode(), auth_data.password.decode()) \
+            if isinstance(auth_data, LoginPassword) else None
+        return AuthResult(success=given == self.credentials, handled=False)
+
     def start(self) -> SmtpServer:
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        options = {}
+        if self.credentials:
+            # plain text on loopback is fine for a test; one mechanism keeps it short
+            options = {"authenticator": self._authenticate, "auth_required": True,
+                       "auth_require_tls": False, "auth_exclude_mechanism": ["LOGIN"]}
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,
+                                      **options)
         self._controller.start()
         return self
 
