@@ -45,6 +45,13 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _PasswordNotHere(argparse.Action):
+    """``--smtp-password``: refused without echoing it; a command line is seen by ``ps``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        parser.error("the SMTP password is not an option: set ERPCORE_SMTP_PASSWORD")
+
+
 def global_parser(add_help: bool = True) -> argparse.ArgumentParser:
     """The options of every command, which may come before or after its name."""
     parser = ArgumentParser(prog="erpcore", description="erpcore ERP server", add_help=add_help)
@@ -75,6 +82,8 @@ def global_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         help="none (default), starttls or ssl (env ERPCORE_SMTP_SSL)")
     parser.add_argument("--smtp-user", default=None, metavar="USER",
                         help="SMTP login (env ERPCORE_SMTP_USER)")
+    parser.add_argument("--smtp-password", action=_PasswordNotHere, nargs="?",
+                        help=argparse.SUPPRESS)
     parser.add_argument("--email-from", default=None, metavar="ADDRESS",
                         help="sender of mail (default erpcore@HOST, env ERPCORE_EMAIL_FROM)")
     parser.add_argument("--log-level", default=None,

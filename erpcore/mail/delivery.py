@@ -19,6 +19,7 @@ Correctness never depends on the wake-up.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from typing import TYPE_CHECKING
@@ -66,7 +67,7 @@ class MailDelivery:
         return self
 
     def stop(self, timeout: float = 10) -> None:
-        """Stop after the current message (tests; a server process simply exits)."""
+        """Stop after the current message; waits *timeout* seconds at most."""
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
@@ -144,5 +145,11 @@ class MailDelivery:
 
 
 def start_mail_delivery(server: Server) -> MailDelivery:
-    """Start the sender of *server*'s process (one per process, after any fork)."""
-    return MailDelivery(server).start()
+    """Start the sender of *server*'s process (one per process, after any fork).
+
+    At the process's exit it finishes the message in hand (within its SMTP
+    timeout) and records the outcome, rather than leave it to a lease.
+    """
+    delivery = MailDelivery(server).start()
+    atexit.register(delivery.stop)
+    return delivery

@@ -59,7 +59,8 @@ def wait_all_sent(erp, timeout: float = 20) -> list:
         rows = outbox(erp)
         if rows and all(row.state != "outgoing" for row in rows):
             return rows
-        erp.mail.wake()
+        if getattr(erp, "mail", None):  # a sender of this test process
+            erp.mail.wake()
         time.sleep(0.05)
     raise AssertionError(f"messages still outgoing after {timeout} s: "
                          f"{[(r.id, r.kind, r.state, r.failure_reason) for r in outbox(erp)]}")

@@ -63,7 +63,7 @@ class Preferences(Controller):
         user = request.env.user.sudo()
         old = user.email or ""
         if new != old:
-            user.write({"email": new})
+            user.write({"email": new or False})
             if old:
                 request.env["mail.mail"]._queue(
                     user, "web.email_changed", "web.mail_email_changed",
