@@ -4,7 +4,14 @@ one line saying mail is not configured, or a sender that delivers."""
 from __future__ import annotations
 
 from tests.mail.conftest import outbox, wait_all_sent
-from tests.server.helpers import Serving, cli_env, free_port, one_line_error, run_cli
+from tests.server.helpers import (
+    Serving,
+    cli_env,
+    free_port,
+    one_line_error,
+    run_cli,
+    run_many,
+)
 from tests.support_totp import enable_totp
 
 SMTP_PASSWORD = "smtp-password-never-shown"
@@ -47,11 +54,13 @@ def test_mail_list_and_retry_user_email_and_the_smtp_settings(make_erp, backend)
         told = env["mail.mail"].search([("kind", "=", "auth_totp.disabled")])
         assert "par un administrateur du serveur, en ligne de commande" in told.body_text
 
-    for args, message in [(("retry", "999999"), "no message with ID 999999"),
-                          (("retry", "0"), "no message with ID 0"),
-                          (("retry", str(sent)), f"message {sent} was sent already")]:
-        assert one_line_error(cli("mail", *args)) == f"erpcore: error: {message}"
-    assert "invalid int value" in one_line_error(cli("mail", "retry", "abc"))
+    where = {"data_dir": config.data_dir, "db_url": config.db_url, "addons": False}
+    refused = run_many([(("mail", "retry", value), where)
+                        for value in ("999999", "0", str(sent), "abc")])
+    for result, message in zip(refused, ["no message with ID 999999", "no message with ID 0",
+                                         f"message {sent} was sent already"]):
+        assert one_line_error(result) == f"erpcore: error: {message}"
+    assert "invalid int value" in one_line_error(refused[3])
     retried = cli("mail", "retry", str(failed))
     assert retried.stdout == "1 message(s) will be sent again by a server started with --smtp\n"
     assert cli("mail", "retry").stdout.startswith("0 message(s)")
@@ -66,19 +75,29 @@ def test_mail_list_and_retry_user_email_and_the_smtp_settings(make_erp, backend)
     with erp.env() as env:
         assert env["res.users"].search([("login", "=", "ana")]).email == "ana@example.org"
 
-    assert "invalid choice: 'tls'" in one_line_error(cli("--smtp-ssl", "tls", "mail", "list"))
-    assert one_line_error(cli("mail", "list", ERPCORE_SMTP_PORT="twenty-five")) == \
-        "erpcore: error: ERPCORE_SMTP_PORT must be a number, not 'twenty-five'"
-    for given in (("--smtp-password", SMTP_PASSWORD), (f"--smtp-password={SMTP_PASSWORD}",)):
-        refused = one_line_error(cli(*given, "mail", "list"))
-        assert "the SMTP password is not an option: set ERPCORE_SMTP_PASSWORD" in refused
-    everything = cli("--smtp", "127.0.0.1", "--smtp-user", "erp", "mail", "list")
-    assert SMTP_PASSWORD not in everything.stdout + everything.stderr
 
 
 def test_serve_says_mail_is_not_configured_or_sends_it(make_erp, smtp, tmp_path):
     erp = make_erp("sqlite")
     config = erp.server.config
+    where = {"data_dir": config.data_dir, "addons": False}
+    with_password = cli_env(ERPCORE_SMTP_PASSWORD=SMTP_PASSWORD)
+    refusals = run_many([
+        (("--smtp-ssl", "tls", "mail", "list"), where),
+        (("mail", "list"), {**where, "env": cli_env(ERPCORE_SMTP_PORT="twenty-five")}),
+        (("--smtp-password", SMTP_PASSWORD, "mail", "list"), where),
+        ((f"--smtp-password={SMTP_PASSWORD}", "mail", "list"), where),
+        (("--smtp", "127.0.0.1", "--smtp-user", "erp", "mail", "list"),
+         {**where, "env": with_password}),
+    ])
+    assert "invalid choice: 'tls'" in one_line_error(refusals[0])
+    assert one_line_error(refusals[1]) == \
+        "erpcore: error: ERPCORE_SMTP_PORT must be a number, not 'twenty-five'"
+    for refused in refusals[2:4]:  # refused, and not echoed
+        assert one_line_error(refused) == ("erpcore: error: the SMTP password is not an "
+                                           "option: set ERPCORE_SMTP_PASSWORD (see erpcore --help)")
+    assert refusals[4].returncode == 0
+    assert all(SMTP_PASSWORD not in r.stdout + r.stderr for r in refusals)
     with Serving("--http-port", free_port(), "serve", folder=tmp_path / "plain",
                  data_dir=config.data_dir, addons=False) as plain:
         plain.wait_ready()

@@ -10,7 +10,8 @@ from tests.support import ADMIN_PASSWORD, USER_PASSWORD, table_dump
 
 BAD_ADDRESSES = [
     "letters", "x" * 10_000, "marc@", "@example.com", "marc@example", "marc@@example.com",
-    "١٢٣@example.com", "marc@exämple.com", "marc demo@example.com", "marc@example.com\r\nBcc: a@b.cd",
+    "١٢٣@example.com", "marc@exämple.com", "marc demo@example.com",
+    "marc@example.com\r\nBcc: a@b.cd",
     "<marc@example.com>", "Marc <marc@example.com>", "marc@example.com,eve@example.com",
     "marc..demo@example.com", "x" * 65 + "@example.com",
 ]

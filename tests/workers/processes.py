@@ -46,10 +46,12 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
-def server_env() -> dict[str, str]:
-    """The environment of a server process: fast hashes, no other ERPCORE_* setting."""
+def server_env(**extra: str) -> dict[str, str]:
+    """The environment of a server process: fast hashes, no other ERPCORE_* setting
+    than *extra*."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ERPCORE_")}
     env["ERPCORE_PASSWORD_ROUNDS"] = ROUNDS
+    env.update(extra)
     return env
 
 
@@ -62,7 +64,8 @@ def run_erpcore(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 class ServerProcess:
     """``erpcore serve --workers N`` in its own process group, until :meth:`stop`."""
 
-    def __init__(self, data_dir: Path, db_url: str = "", workers: int = 2):
+    def __init__(self, data_dir: Path, db_url: str = "", workers: int = 2,
+                 extra_args: tuple[str, ...] = (), extra_env: dict[str, str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / f"serve-{self.port}.log"
@@ -70,9 +73,11 @@ class ServerProcess:
                    "--data-dir", str(data_dir), "--http-port", str(self.port)]
         if db_url:
             command += ["--db", db_url]
+        command += list(extra_args)
         self._interrupted = False
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=server_env(), stdout=log,
+            self.process = subprocess.Popen(command, cwd=ROOT, env=server_env(**extra_env or {}),
+                                            stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, timeout: float = 40) -> ServerProcess:
