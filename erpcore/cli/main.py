@@ -78,7 +78,7 @@ def global_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         "mail is kept in the outbox. Password: env ERPCORE_SMTP_PASSWORD")
     parser.add_argument("--smtp-port", type=int, default=None, metavar="PORT",
                         help="default 25 (env ERPCORE_SMTP_PORT)")
-    parser.add_argument("--smtp-ssl", choices=SMTP_SECURITY, default=None,
+    parser.add_argument("--smtp-ssl", default=None, metavar="|".join(SMTP_SECURITY),
                         help="none (default), starttls or ssl (env ERPCORE_SMTP_SSL)")
     parser.add_argument("--smtp-user", default=None, metavar="USER",
                         help="SMTP login (env ERPCORE_SMTP_USER)")

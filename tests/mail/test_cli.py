@@ -90,7 +90,8 @@ def test_serve_says_mail_is_not_configured_or_sends_it(make_erp, smtp, tmp_path)
         (("--smtp", "127.0.0.1", "--smtp-user", "erp", "mail", "list"),
          {**where, "env": with_password}),
     ])
-    assert "invalid choice: 'tls'" in one_line_error(refusals[0])
+    assert one_line_error(refusals[0]) == \
+        "erpcore: error: --smtp-ssl must be one of none, starttls, ssl, not 'tls'"
     assert one_line_error(refusals[1]) == \
         "erpcore: error: ERPCORE_SMTP_PORT must be a number, not 'twenty-five'"
     for refused in refusals[2:4]:  # refused, and not echoed
