@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 #: how the connection to the SMTP server is protected (Odoo's ``--smtp-ssl`` values)
 SMTP_SECURITY = ("none", "starttls", "ssl")
@@ -99,12 +100,13 @@ class Config:
 
     @property
     def sender(self) -> str:
-        """The From address of mail."""
+        """The From address of mail: ``email_from``, else ``erpcore@`` the public host
+        (``localhost`` when that is an IP address, which is no mail domain)."""
         if self.email_from:
             return self.email_from
-        from urllib.parse import urlsplit
-
-        host = urlsplit(self.base_url).hostname or "localhost"
+        host = urlsplit(self.base_url).hostname or ""
+        if not host or host.replace(".", "").isdigit() or ":" in host:
+            host = "localhost"
         return f"erpcore@{host}"
 
     def check(self) -> None:
