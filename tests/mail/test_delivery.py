@@ -198,3 +198,18 @@ def test_sent_mail_is_forgotten_after_thirty_days_failed_mail_is_kept(quiet_erp,
     assert [row.id for row in outbox(erp)] == [failed, recent]
     assert old not in [row.id for row in outbox(erp)]
     assert utc(erp.clock())  # the clock the job was given is the server's
+
+
+def test_a_message_lists_the_latest_twenty_events_and_counts_the_others(quiet_erp):
+    erp = quiet_erp
+    for n in range(25):
+        with erp.env() as env:
+            user = env["res.users"].search([("login", "=", "demo")])
+            env["mail.mail"]._queue(user, "test.many", "web.mail_email_changed",
+                                    {"at": erp.clock() + n, "ip": f"192.0.2.{n}", "new": ""},
+                                    now=erp.clock() + n)
+    (row,) = outbox(erp)  # all joined the one message waiting to be sent
+    assert "Ce message signale 25 événements de ces dernières minutes\u00a0; seuls les 20 " \
+           "derniers sont listés." in row.body_text
+    assert row.body_text.count("depuis l'adresse") == 20
+    assert "192.0.2.4," not in row.body_text and "192.0.2.5," in row.body_text

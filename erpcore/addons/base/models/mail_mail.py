@@ -7,9 +7,9 @@ at all. The sender thread (:mod:`erpcore.mail.delivery`) does the rest.
 No flood: a user receives at most one message of a kind (``kind``, e.g.
 ``auth_totp.enabled``) per :data:`FLOOD_WINDOW`. An event that comes while a
 message of its kind waits unsent joins it (the message is rendered again
-with every event it reports); otherwise its message is due one window after
-the previous one, and later events of the window join that one. Nothing is
-dropped.
+with the events it reports: the latest :data:`MAX_EVENTS`, and the number of
+older ones); otherwise its message is due one window after the previous one,
+and later events of the window join that one. Nothing is dropped.
 
 Messages are rendered when queued, in the recipient's language and time
 zone, from a QWeb template of the addon that sends them (calling
@@ -36,6 +36,8 @@ _logger = logging.getLogger(__name__)
 FLOOD_WINDOW = 600
 #: sent messages are kept this long for ``erpcore mail list``, then deleted
 KEEP_SENT = 30 * 86400
+#: a message lists at most this many events (the latest); it counts the others
+MAX_EVENTS = 20
 
 STATES = [("outgoing", "Outgoing"), ("sent", "Sent"), ("exception", "Delivery failed")]
 
@@ -53,7 +55,8 @@ class MailMail(Model):
     #: the flood key: one message of a kind per user per window
     kind = fields.Char("Kind", size=64, index=True)
     user_id = fields.Many2one("res.users", "Recipient", ondelete="SET NULL")
-    #: the template and the events it renders (JSON), to render again as events join
+    #: the template and what it renders (JSON: the latest events, and how many are
+    #: not listed), to render again as events join
     template = fields.Char("Template", size=128)
     events = fields.Text("Events")
     state = fields.Selection(STATES, "State", default="outgoing", index=True)
@@ -86,11 +89,15 @@ class MailMail(Model):
                                 ("email_to", "=", address), ("state", "=", "outgoing"),
                                 ("claimed_until", "=", None)], order="id desc", limit=1)
         if waiting:
-            events = [*json.loads(waiting.events or "[]"), event]
-            rendered = self._render(user, template, events)
+            known = json.loads(waiting.events or "{}")
+            events = [*known.get("events", []), event]
+            omitted = known.get("omitted", 0) + max(len(events) - MAX_EVENTS, 0)
+            events = events[-MAX_EVENTS:]
+            rendered = self._render(user, template, events, omitted)
             if waiting._write_if([("state", "=", "outgoing"), ("claimed_until", "=", None)], {
-                    "events": json.dumps(events), "subject": rendered.subject,
-                    "body_text": rendered.text, "body_html": rendered.html}):
+                    "events": json.dumps({"events": events, "omitted": omitted}),
+                    "subject": rendered.subject, "body_text": rendered.text,
+                    "body_html": rendered.html}):
                 delivery.note_queued(self.env.conn)
                 return waiting
         last = mails.search([("user_id", "=", user.id), ("kind", "=", kind)],
@@ -103,13 +110,14 @@ class MailMail(Model):
             "email_to": address, "subject": rendered.subject, "body_text": rendered.text,
             "body_html": rendered.html, "message_id": new_message_id(self.env.config.sender),
             "kind": kind, "user_id": user.id, "template": template,
-            "events": json.dumps([event]), "create_date": outbox.utc(now),
+            "events": json.dumps({"events": [event], "omitted": 0}), "create_date": outbox.utc(now),
             "due_date": outbox.utc(due), "scheduled_date": outbox.utc(due),
         })
         delivery.note_queued(self.env.conn)
         return mail
 
-    def _render(self, user: Any, template: str, events: list[dict[str, Any]]) -> Any:
+    def _render(self, user: Any, template: str, events: list[dict[str, Any]],
+                omitted: int = 0) -> Any:
         """Subject, HTML and text of *template* for *user*, in their language and zone."""
         registry = self.env.registry
         lang = user.lang if user.lang in registry.languages else "en"
@@ -117,7 +125,8 @@ class MailMail(Model):
         from erpcore.db import get_parameter
 
         values = {
-            "user": user, "events": events, "lang": lang, "env": env, "_": env._,
+            "user": user, "events": events, "omitted": omitted, "lang": lang, "env": env,
+            "_": env._,
             "base_url": self.env.config.base_url,
             "company_name": get_parameter(self.env.conn, "base.company_name", "") or "erpcore",
             "format_datetime": lambda when: format_for(when, user.tz, lang),
