@@ -11,6 +11,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.message import EmailMessage
+from functools import lru_cache
 
 from erpcore.config import Config
 
@@ -44,16 +45,22 @@ def send(config: Config, message: EmailMessage, timeout: float) -> None:
         raise DeliveryError(f"{exc.__class__.__name__}: {exc}"[:300]) from None
 
 
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """The system's authorities, loaded once per process (loading them takes milliseconds)."""
+    return ssl.create_default_context()
+
+
 def _send(config: Config, message: EmailMessage, timeout: float) -> None:
-    context = ssl.create_default_context()
     host, port = config.smtp_server, config.smtp_port
     if config.smtp_ssl == "ssl":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout,
+                                                context=_tls_context())
     else:
         client = smtplib.SMTP(host, port, timeout=timeout)
     with client:
         if config.smtp_ssl == "starttls":
-            client.starttls(context=context)
+            client.starttls(context=_tls_context())
         if config.smtp_user:
             client.login(config.smtp_user, config.smtp_password)
         client.send_message(message)
