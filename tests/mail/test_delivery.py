@@ -14,6 +14,7 @@ import pytest
 from erpcore.mail import MailDelivery
 from erpcore.mail.jobs import PeriodicJob, periodic_jobs, run_due_jobs
 from erpcore.mail.outbox import RETRY_DELAYS, timestamp, utc
+from erpcore.orm import AccessError
 from erpcore.server import Server
 from tests.mail.conftest import outbox, wait_all_sent
 from tests.support import USER_PASSWORD
@@ -76,7 +77,7 @@ def wait_tried(erp, count: int) -> list:
 @pytest.fixture
 def quiet_erp(make_erp, backend, smtp):
     """A server whose mail is sent by the test's own turns, not by a thread."""
-    return make_erp(backend, smtp_server="127.0.0.1", smtp_port=smtp.port,
+    return make_erp(backend, addons=("auth_totp",), smtp_server="127.0.0.1", smtp_port=smtp.port,
                     smtp_user="erp", smtp_password=SMTP_PASSWORD)
 
 
@@ -213,3 +214,35 @@ def test_a_message_lists_the_latest_twenty_events_and_counts_the_others(quiet_er
            "derniers sont listés." in row.body_text
     assert row.body_text.count("depuis l'adresse") == 20
     assert "192.0.2.4," not in row.body_text and "192.0.2.5," in row.body_text
+
+
+def test_a_message_exists_only_with_its_event_and_only_administrators_read_the_outbox(
+        quiet_erp):
+    erp = quiet_erp
+    with pytest.raises(RuntimeError), erp.env() as env:  # the event's transaction fails
+        user = env["res.users"].search([("login", "=", "demo")])
+        env["auth_totp.event"].record(user.id, "enabled", now=erp.clock(), ip="192.0.2.1")
+        assert env["mail.mail"].search_count([]) == 1
+        raise RuntimeError("the request fails after the event")
+    assert outbox(erp) == []
+    queue(erp)
+    with erp.env() as env:
+        demo = env["res.users"].search([("login", "=", "demo")])
+        admin = env["res.users"].search([("login", "=", "admin")])
+        assert env(uid=admin.id, su=False)["mail.mail"].search_count([]) == 1
+        with pytest.raises(AccessError):
+            env(uid=demo.id, su=False)["mail.mail"].search([])
+        with pytest.raises(AccessError):
+            env(uid=admin.id, su=False)["mail.mail"].create({
+                "email_to": "x@example.com", "subject": "x", "message_id": "<x@x>"})
+
+
+def test_a_message_committed_by_this_process_wakes_its_sender(mail_erp, smtp):
+    """The sender looks at the outbox every 30 s here: the commit wakes it at once."""
+    erp = mail_erp(mail_poll_interval=30)
+    smtp.wait_for(0)
+    client = erp.client()
+    client.login("demo", USER_PASSWORD)
+    activate_through_pages(client, erp, USER_PASSWORD)
+    assert smtp.wait_for(1, timeout=10)[0].message["Subject"] == \
+        "L'authentification 2FA est activée"
