@@ -1,10 +1,13 @@
-"""TOTP (RFC 6238) math: pure, stateless, no HTTP, no database.
+"""TOTP (RFC 6238) for the second factor: pure, stateless, no HTTP, no database.
 
-The HOTP computation itself is the ``cryptography`` package's; this module
-adds what a server needs around it: the time step, the window of accepted
-steps, constant-time matching that reports *which* step matched (so the
-caller can refuse a step it has already accepted), the clock-drift probe,
-code normalisation, secrets and the ``otpauth://`` URI.
+pyotp computes the codes (RFC 4226's HMAC and truncation) and writes the
+``otpauth://`` URI. This module adds what pyotp's ``verify`` does not do and
+a server needs: the window of accepted steps, compared in constant time on
+normalised ASCII digits, reporting *which* step matched (so the caller can
+refuse a step it has already accepted: pyotp knows nothing of replay), and
+the clock-drift probe, all in one pass that computes each step's code once
+(:func:`probe`). Secrets, grouping for people who type the key, and code
+normalisation are here too.
 
 Parameters are the ones every authenticator app supports: SHA-1, 6 digits,
 30-second steps. The window is the current step and one on each side, so
@@ -16,10 +19,10 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
-from urllib.parse import quote, urlencode
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
-from cryptography.hazmat.primitives.hashes import SHA1
-from cryptography.hazmat.primitives.twofactor.hotp import HOTP
+import pyotp
 
 DIGITS = 6
 PERIOD = 30
@@ -55,10 +58,12 @@ def step_at(timestamp: float) -> int:
     return int(timestamp // PERIOD)
 
 
+def _otp(secret: bytes) -> pyotp.TOTP:
+    return pyotp.TOTP(to_base32(secret), digits=DIGITS, interval=PERIOD)
+
+
 def code_at_step(secret: bytes, step: int) -> str:
-    # HMAC-SHA-1 as RFC 6238 and every authenticator app use it; HMAC keeps SHA-1 sound here
-    hotp = HOTP(secret, DIGITS, SHA1(), enforce_key_length=False)  # noqa: S303
-    return hotp.generate(step).decode()
+    return _otp(secret).generate_otp(step)
 
 
 def code_at(secret: bytes, timestamp: float) -> str:
@@ -79,41 +84,58 @@ def normalize(code: str) -> str | None:
     return cleaned
 
 
-def _matching_steps(secret: bytes, code: str, steps: range) -> list[int]:
-    """Every step of *steps* whose code is *code*; each candidate is compared in constant time."""
-    found = []
-    for step in steps:
-        if hmac.compare_digest(code_at_step(secret, step).encode(), code.encode()):
-            found.append(step)
-    return found
+@dataclass(frozen=True)
+class Probe:
+    """Where a code matched around a time: in the window, or how far outside it."""
+
+    #: the latest step within the window whose code it is; None when none is
+    step: int | None = None
+    #: for a code outside the window: steps from now to where it matches (positive:
+    #: the device is ahead), within DRIFT_LIMIT; None when it matches nowhere near
+    drift: int | None = None
+
+
+def _matching_steps(otp: pyotp.TOTP, code: str, steps: range) -> list[int]:
+    """Every step of *steps* whose code is *code*; each is computed once, compared in
+    constant time."""
+    wanted = code.encode()
+    return [step for step in steps
+            if step >= 0 and hmac.compare_digest(otp.generate_otp(step).encode(), wanted)]
+
+
+def probe(secret: bytes, code: str, timestamp: float) -> Probe:
+    """Look for the normalised *code* in the window, then (only if absent) around it.
+
+    The window's codes are computed first and, when the code is not among
+    them, the rest of the drift range: no step's code is computed twice. The
+    drift only explains a refusal; it never accepts. The caller must still
+    refuse a step at or below the last one it accepted (replay).
+    """
+    otp = _otp(secret)
+    now = step_at(timestamp)
+    inside = _matching_steps(otp, code, range(now - WINDOW, now + WINDOW + 1))
+    if inside:
+        return Probe(step=max(inside))
+    outside = [step - now for step in
+               _matching_steps(otp, code, range(now - DRIFT_LIMIT, now - WINDOW))
+               + _matching_steps(otp, code, range(now + WINDOW + 1, now + DRIFT_LIMIT + 1))]
+    return Probe(drift=min(outside, key=abs) if outside else None)
 
 
 def match(secret: bytes, code: str, timestamp: float, window: int = WINDOW) -> int | None:
-    """The latest step within *window* of *timestamp* whose code is *code*, or None.
-
-    *code* must already be normalised. The caller must still refuse a step at
-    or below the last one it accepted (replay).
-    """
+    """The latest step within *window* of *timestamp* whose code is *code*, or None."""
     now = step_at(timestamp)
-    found = _matching_steps(secret, code, range(now - window, now + window + 1))
+    found = _matching_steps(_otp(secret), code, range(now - window, now + window + 1))
     return max(found) if found else None
 
 
-def drift(secret: bytes, code: str, timestamp: float) -> int | None:
-    """How many steps away *code* matches, outside the window but within DRIFT_LIMIT.
-
-    Positive: the device is ahead; negative: behind. None when it matches nowhere.
-    Used only to explain a refusal, never to accept.
-    """
-    now = step_at(timestamp)
-    found = _matching_steps(secret, code, range(now - DRIFT_LIMIT, now + DRIFT_LIMIT + 1))
-    outside = [s - now for s in found if abs(s - now) > WINDOW]
-    return min(outside, key=abs) if outside else None
-
-
 def otpauth_uri(secret_b32: str, login: str, issuer: str) -> str:
-    """The provisioning URI authenticator apps read from the QR code."""
-    label = f"{quote(issuer, safe='')}:{quote(login, safe='@')}"
-    query = urlencode({"secret": secret_b32, "issuer": issuer, "algorithm": "SHA1",
-                       "digits": DIGITS, "period": PERIOD}, quote_via=quote)
-    return f"otpauth://totp/{label}?{query}"
+    """The provisioning URI authenticator apps read from the QR code.
+
+    pyotp leaves out ``algorithm``, ``digits`` and ``period`` when they are
+    the defaults; they are written out all the same (DESIGN 6), for apps that
+    do not assume them.
+    """
+    uri = pyotp.TOTP(secret_b32, digits=DIGITS, interval=PERIOD).provisioning_uri(
+        name=login, issuer_name=issuer)
+    return uri + "&" + urlencode({"algorithm": "SHA1", "digits": DIGITS, "period": PERIOD})

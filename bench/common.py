@@ -27,8 +27,9 @@ import sqlalchemy as sa
 
 from auth_totp import totp
 from erpcore.addons.base.models.res_users import crypt_context
+from erpcore.addons.base.settings import PASSWORD_ROUNDS
 from erpcore.config import Config
-from erpcore.modules.loading import install
+from erpcore.modules.loading import create_database, install
 from erpcore.server import Server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +37,7 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:55432/postgres"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", None, ""}
 PASSWORD = "bench-password-1"
 ADMIN_PASSWORD = "bench-admin-password-1"
-PRODUCTION_ROUNDS = Config().password_rounds
+PRODUCTION_ROUNDS = PASSWORD_ROUNDS.default
 
 
 def default_pg() -> str:
@@ -64,12 +65,11 @@ class BenchDatabase:
         self.pg_url = pg_url
         self.url = base.set(database=self.name).render_as_string(hide_password=False)
         self.folder = Path(tempfile.mkdtemp(prefix="erpcore-bench-"))
-        self.config = Config(data_dir=self.folder / "data", db_url=self.url,
-                             password_rounds=rounds)
+        self.config = Config(data_dir=self.folder / "data", db_url=self.url)
         self._admin(f'CREATE DATABASE "{self.name}"')
         self.server = Server(self.config)
         self.server.prepare_data_dir()
-        self.server.initialise(ADMIN_PASSWORD)
+        create_database(self.server, ADMIN_PASSWORD, password_rounds=rounds)
         with self.server.transaction() as conn:
             install(self.server, conn, ["auth_totp"])
 
@@ -94,7 +94,8 @@ class BenchDatabase:
         return users
 
     def set_passwords(self, rounds: int) -> float:
-        """Give every user but the admin PASSWORD hashed with *rounds*; returns one hash's cost.
+        """Give every user but the admin PASSWORD hashed with *rounds*, the rounds the
+        servers use from now on; returns one hash's cost.
 
         One hash is computed and stored for all: at 600,000 rounds hashing
         thousands of passwords one by one would take an hour.
@@ -102,6 +103,8 @@ class BenchDatabase:
         started = time.perf_counter()
         hashed = crypt_context(rounds).hash(PASSWORD)
         cost = time.perf_counter() - started
+        with self.server.environment() as env:
+            env.registry.settings.set(env.conn, "base.password_rounds", rounds)
         with self.server.transaction() as conn:
             conn.execute(sa.text("UPDATE res_users SET password = :h WHERE login <> 'admin'"),
                          {"h": hashed})
@@ -131,7 +134,6 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ERPCORE_")}
-        env["ERPCORE_PASSWORD_ROUNDS"] = str(rounds)
         self.log = open(database.folder / f"serve-{self.port}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "erpcore", "serve", "--workers", str(workers),

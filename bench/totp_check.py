@@ -37,7 +37,7 @@ from auth_totp import totp
 from bench.common import PRODUCTION_ROUNDS, BenchDatabase, default_pg, machine
 from erpcore.addons.base.models.res_users import crypt_context
 from erpcore.config import Config
-from erpcore.modules.loading import install
+from erpcore.modules.loading import create_database, install
 from erpcore.server import Server
 
 Row = tuple[str, float, float, int, str]
@@ -166,9 +166,9 @@ def check_costs(server: Server, label: str, repeat: int) -> list[Row]:
 
 
 def sqlite_server(folder: Path) -> Server:
-    server = Server(Config(data_dir=folder, password_rounds=1000))
+    server = Server(Config(data_dir=folder))
     server.prepare_data_dir()
-    server.initialise("bench-admin-password-1")
+    create_database(server, "bench-admin-password-1", password_rounds=1000)
     with server.transaction() as conn:
         install(server, conn, ["auth_totp"])
     return server

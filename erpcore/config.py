@@ -1,7 +1,9 @@
 """One typed configuration object, with its defaults in one place.
 
-Every setting the server reads comes from :class:`Config`; the command line
-and the environment fill it, nothing else reads ``os.environ`` for settings.
+Every setting the server itself reads comes from :class:`Config`; the command
+line and the environment fill it. It knows no addon: the settings of addons
+(and of the ``base`` addon: password rounds, company name) are declared by
+them and stored in the database (:mod:`erpcore.settings`).
 """
 
 from __future__ import annotations
@@ -39,27 +41,24 @@ class Config:
     addons_path: list[Path] = field(default_factory=list)
     http_interface: str = "127.0.0.1"
     http_port: int = 8069
-    #: 0 = one threaded process; N = N worker processes
+    #: 0 = one process; N = N worker processes
     workers: int = 0
+    #: requests handled at once by each process (each holds a database connection)
+    http_threads: int = 8
+    #: open connections each process keeps at most; more wait to be accepted
+    http_connection_limit: int = 500
+    #: a connection that sends nothing for this long is closed
+    http_timeout: int = 30
     #: trust X-Forwarded-* from one reverse proxy, mark cookies Secure on HTTPS
     proxy_mode: bool = False
-    #: pbkdf2_sha512 rounds for new password hashes
-    password_rounds: int = 600_000
     #: a signed-in session expires after this much idleness
     session_lifetime: int = 7 * 24 * 3600
     #: a half-signed-in session (second factor pending) expires after this
     mfa_session_lifetime: int = 600
     #: the password is asked again when the last check is older than this
     identity_check_lifetime: int = 600
-    #: sign-in throttle: failures before a wait, and the wait
-    login_max_failures: int = 10
-    login_lockout: int = 60
     #: largest request body accepted, in bytes
     max_request_size: int = 1024 * 1024
-    #: shown as the issuer in authenticator apps; empty means the company name
-    totp_issuer: str = ""
-    #: how long a trusted browser skips the second factor
-    trusted_device_lifetime: int = 90 * 24 * 3600
     #: the address users reach the server at, for links in mail; empty means
     #: ``http://<http_interface>:<http_port>``
     public_url: str = ""
@@ -127,10 +126,6 @@ class Config:
         values: dict[str, object] = {}
         if os.environ.get("ERPCORE_DB"):
             values["db_url"] = os.environ["ERPCORE_DB"]
-        if os.environ.get("ERPCORE_PASSWORD_ROUNDS"):
-            values["password_rounds"] = int(os.environ["ERPCORE_PASSWORD_ROUNDS"])
-        if os.environ.get("ERPCORE_TOTP_ISSUER"):
-            values["totp_issuer"] = os.environ["ERPCORE_TOTP_ISSUER"]
         for name, variable in _TEXT_FROM_ENV.items():
             if os.environ.get(variable):
                 values[name] = os.environ[variable]

@@ -4,10 +4,25 @@ The framework's own tables (module state, registry sequence, sessions,
 throttles, parameters, external ids) are declared here; the tables of models
 are built by the registry from the installed addons.
 
-SQLite runs in WAL mode with a busy timeout, and every transaction starts
-with ``BEGIN IMMEDIATE`` so two writers queue instead of failing on a lock
-upgrade. PostgreSQL runs at READ COMMITTED; code that must not race uses a
-conditional UPDATE and reads its row count.
+Never hold a lock across something slow. The rule, for every caller:
+
+* Reads take no write lock. On SQLite a transaction starts deferred (a read
+  snapshot; in WAL mode readers and the writer do not wait for each other);
+  on PostgreSQL reads take no row lock.
+* The first write of a transaction makes it a write transaction: on SQLite
+  the read snapshot ends and ``BEGIN IMMEDIATE`` waits for the database's
+  write lock (see :func:`_make_sqlite_safe`); on PostgreSQL the rows written
+  stay locked. Either way the lock is held until the commit, so a write
+  transaction is short: a password hash, a request body still arriving, an
+  SMTP conversation never run inside one. Code that must write before
+  something slow (a throttle counting a try before the password is checked)
+  commits first: ``conn.commit()``; the connection begins anew at its next
+  statement.
+* A statement may therefore see data newer than an earlier statement of the
+  same request (PostgreSQL's READ COMMITTED, which SQLite's upgrade matches).
+  Every guarantee that needs atomicity ("accept a code once") comes from one
+  conditional statement and its row count (``_write_if``), never from a long
+  transaction.
 
 On SQLite, foreign keys are declared on their column (``x INTEGER REFERENCES
 t (id)``), not as table constraints: SQLite can drop a column only when no
@@ -17,8 +32,10 @@ columns it added to another addon's table.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -49,6 +66,8 @@ signal_table = sa.Table(
     system_metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("sequence", sa.Integer, nullable=False),
+    #: bumped whenever a setting changes; workers drop their cached values
+    sa.Column("config_sequence", sa.Integer, nullable=False, server_default="1"),
 )
 
 #: server-side sessions, keyed by a hash of the cookie's random id
@@ -67,7 +86,6 @@ throttle_table = sa.Table(
     system_metadata,
     sa.Column("key", sa.String(300), primary_key=True),
     sa.Column("failures", sa.Integer, nullable=False),
-    sa.Column("lockouts", sa.Integer, nullable=False),
     sa.Column("locked_until", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
@@ -95,12 +113,18 @@ class DatabaseURLError(ValueError):
     """The database URL cannot be used; the message is one line."""
 
 
-def create_engine(url: str) -> Engine:
-    """An engine for *url*, with SQLite made safe for several threads and processes."""
+def create_engine(url: str, pool_size: int = 5) -> Engine:
+    """An engine for *url*, with SQLite made safe for several threads and processes.
+
+    *pool_size* is the connections kept open: one per request handled at once.
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     try:
         if url.startswith("sqlite"):
+            path = sa.engine.make_url(url).database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                make_private(Path(path))
             engine = sa.create_engine(
                 url,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
@@ -109,12 +133,29 @@ def create_engine(url: str) -> Engine:
             _make_sqlite_safe(engine)
         else:
             engine = sa.create_engine(
-                url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True,
+                url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
+                hide_parameters=True,
                 connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
             )
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise DatabaseURLError(f"bad database URL {url!r}: {exc}") from exc
     return engine
+
+
+def make_private(path: Path) -> None:
+    """Make the SQLite file *path* and its ``-wal``/``-shm`` companions readable by us alone.
+
+    SQLite gives the companions the mode of the database file, so creating
+    that file 0600 before SQLite does is enough for new databases; existing
+    files are set to 0600 whatever the directory's mode.
+    """
+    with suppress(OSError):  # it exists; or its folder does not, which others report
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for companion in (path, path.with_name(path.name + "-wal"),
+                      path.with_name(path.name + "-shm")):
+        with suppress(FileNotFoundError, NotADirectoryError):
+            if companion.stat().st_mode & 0o077:
+                companion.chmod(0o600)
 
 
 @compiles(sa.ForeignKeyConstraint, "sqlite")
@@ -136,7 +177,20 @@ def _column_level_foreign_key(create, compiler, **kw):  # type: ignore[no-untype
     return text
 
 
+#: statements that read (or begin): anything else makes a SQLite transaction a write one
+_READS = ("SELECT", "PRAGMA", "BEGIN")
+
+
 def _make_sqlite_safe(engine: Engine) -> None:
+    """WAL, a busy timeout, and transactions that take the write lock at their first write.
+
+    A transaction begins deferred (``BEGIN``): a read snapshot, no lock. Before
+    its first write statement, the snapshot is ended and ``BEGIN IMMEDIATE``
+    takes the write lock, waiting its turn. Upgrading the deferred transaction
+    in place would instead fail at once whenever another writer had committed
+    since the snapshot began (``SQLITE_BUSY_SNAPSHOT``).
+    """
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
@@ -151,7 +205,16 @@ def _make_sqlite_safe(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN")
+        conn.info["writing"] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_write(conn, cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if conn.info.get("writing", True) or statement.lstrip()[:6].upper().startswith(_READS):
+            return
+        conn.info["writing"] = True
+        cursor.execute("COMMIT")  # a read snapshot: nothing to write
+        cursor.execute("BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -161,8 +224,22 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def database_name(engine: Engine) -> str:
-    return engine.url.database or ""
+def truncate_wal(engine: Engine) -> bool:
+    """SQLite: copy the write-ahead log into the database and empty it; True when done.
+
+    Called after a commit that removed secrets (an uninstall): until then the
+    removed rows' old pages stay in the ``-wal`` file. Waits for readers
+    within the busy timeout; PostgreSQL has nothing to do.
+    """
+    if engine.url.get_backend_name() != "sqlite":
+        return True
+    raw = engine.raw_connection()
+    try:
+        busy, _log, _done = raw.driver_connection.execute(
+            "PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        raw.close()
+    return not busy
 
 
 def create_system_tables(conn: Connection) -> None:
@@ -175,9 +252,22 @@ def is_initialised(conn: Connection) -> bool:
     return sa.inspect(conn).has_table("ir_module_module")
 
 
-def registry_sequence(conn: Connection) -> int:
-    query = sa.select(signal_table.c.sequence).where(signal_table.c.id == 1)
-    return conn.execute(query).scalar_one()
+_SEQUENCES = sa.select(signal_table.c.sequence, signal_table.c.config_sequence).where(
+    signal_table.c.id == 1)
+
+
+def sequences(conn: Connection) -> tuple[int, int]:
+    """The registry sequence and the configuration sequence, in one read."""
+    row = conn.execute(_SEQUENCES).one()
+    return row.sequence, row.config_sequence
+
+
+def bump_config_sequence(conn: Connection) -> None:
+    conn.execute(
+        sa.update(signal_table)
+        .where(signal_table.c.id == 1)
+        .values(config_sequence=signal_table.c.config_sequence + 1)
+    )
 
 
 def bump_registry_sequence(conn: Connection) -> None:

@@ -9,7 +9,7 @@ Terms come from two places:
 
 ``erpcore i18n extract ADDON`` writes ``i18n/ADDON.pot`` and merges it into
 every ``i18n/*.po``; ``erpcore i18n check ADDON`` fails on an untranslated or
-stale term. Catalogues are read at registry build (:mod:`erpcore.orm.registry`).
+stale term. Catalogues are read at registry build (:mod:`erpcore.registry`).
 """
 
 from __future__ import annotations

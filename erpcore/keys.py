@@ -3,7 +3,13 @@
 The keyring is a JSON file in the data directory (mode 0600, refused when
 others can read it) or the ``ERPCORE_SECRET_KEYS`` environment variable::
 
-    {"primary": "k2", "keys": {"k1": "<base64 32 bytes>", "k2": "..."}}
+    {"primary": "7f3a09c2", "keys": {"51be40d7": "<base64 32 bytes>", "7f3a09c2": "..."}}
+
+Key ids are random, so two keyrings never name different keys alike. The
+database records the id and a fingerprint of every key that sealed its
+values (:meth:`Keyring.fingerprints`; never the keys): a server refuses to
+start with a keyring that lacks one of them, rather than fail every code
+check and seal new values with a key the old ones do not share.
 
 Purpose keys (sessions, CSRF tokens, field encryption) are derived from the
 primary master key with HKDF, so one leaked purpose key reveals nothing about
@@ -35,8 +41,16 @@ class KeyringError(Exception):
     """The keyring is missing, malformed or unsafe; the message is one line."""
 
 
+class KeyringMissing(KeyringError):
+    """There is no keyring file (and no ``ERPCORE_SECRET_KEYS``)."""
+
+
 class SealError(Exception):
     """A sealed value does not open: wrong key, wrong place, or tampered."""
+
+
+def _new_key_id() -> str:
+    return secrets.token_hex(4)
 
 
 def _b64(data: bytes) -> str:
@@ -77,23 +91,22 @@ class Keyring:
 
     @classmethod
     def generate(cls, path: Path | None = None) -> Keyring:
-        return cls({"k1": secrets.token_bytes(32)}, "k1", path)
+        kid = _new_key_id()
+        return cls({kid: secrets.token_bytes(32)}, kid, path)
 
     @classmethod
-    def load_or_create(cls, path: Path) -> Keyring:
-        """The keyring of the environment, else of *path*, created if absent."""
+    def from_environment_or(cls, path: Path) -> Keyring:
+        """The keyring of ``ERPCORE_SECRET_KEYS`` when set, else the file *path*."""
         if os.environ.get(ENV_VAR):
             return cls.parse(os.environ[ENV_VAR])
-        if not path.exists():
-            keyring = cls.generate(path)
-            keyring.save()
-            return keyring
         return cls.load(path)
 
     @classmethod
     def load(cls, path: Path) -> Keyring:
         try:
             mode = path.stat().st_mode
+        except FileNotFoundError as exc:
+            raise KeyringMissing(f"keyring {path} is missing") from exc
         except OSError as exc:
             raise KeyringError(f"keyring {path} cannot be read: {exc.strerror}") from exc
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -101,7 +114,11 @@ class Keyring:
                 f"keyring {path} is readable by other users (mode {stat.S_IMODE(mode):o}); "
                 f"run: chmod 600 {path}"
             )
-        return cls.parse(path.read_text(encoding="utf-8"), path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeyringError(f"keyring {path} cannot be read") from exc
+        return cls.parse(text, path)
 
     def save(self) -> None:
         """Write the keyring atomically with mode 0600."""
@@ -123,14 +140,17 @@ class Keyring:
 
     def rotate(self) -> str:
         """Add a new primary key and return its id; old keys stay to open old values."""
-        n = 1
-        while f"k{n}" in self.keys:
-            n += 1
-        kid = f"k{n}"
+        kid = _new_key_id()
+        while kid in self.keys:
+            kid = _new_key_id()
         self.keys[kid] = secrets.token_bytes(32)
         self.primary = kid
         self._derived.clear()
         return kid
+
+    def fingerprints(self) -> dict[str, str]:
+        """A fingerprint of each key, by id: safe to store, reveals nothing of the key."""
+        return {kid: self.derive("fingerprint", kid)[:8].hex() for kid in self.keys}
 
     # -- derived keys ----------------------------------------------------------
 
@@ -180,7 +200,3 @@ class Keyring:
         except InvalidTag as exc:
             raise SealError("sealed value does not open here") from exc
         return plain.decode()
-
-    @staticmethod
-    def key_id_of(value: str) -> str:
-        return value.split("$", 2)[1]

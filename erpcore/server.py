@@ -1,17 +1,18 @@
 """The server object: configuration, database engine, keyring, current registry.
 
 One :class:`Server` lives in each process. Its registry follows the database:
-at each transaction the registry sequence is read, and a changed number
-(another process installed or removed an addon) rebuilds the registry.
+at each request the registry and configuration sequences are read (one
+statement); a changed registry number (another process installed or removed
+an addon) rebuilds the registry, a changed configuration number drops the
+cached settings.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -19,12 +20,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from erpcore import db
 from erpcore.config import Config
-from erpcore.keys import Keyring
-from erpcore.modules.addons import Addon, discover
+from erpcore.keys import Keyring, KeyringError, KeyringMissing
+from erpcore.modules.addons import Addon, discover, installed_names
 from erpcore.orm.environment import Environment
-from erpcore.orm.registry import Registry
+from erpcore.registry import Registry
 
 _logger = logging.getLogger(__name__)
+
+#: the parameter recording the id and fingerprint of every key that sealed values
+KEYS_PARAMETER = "database.keys"
 
 
 class ServerError(Exception):
@@ -45,17 +49,19 @@ class Server:
     def engine(self) -> Engine:
         """Created on first use, so that a forked worker makes its own pool."""
         if self._engine is None:
-            self._engine = db.create_engine(self.config.database_url)
+            self._engine = db.create_engine(self.config.database_url,
+                                            pool_size=self.config.http_threads)
         return self._engine
 
     @property
     def keyring(self) -> Keyring:
+        """The keyring of ``ERPCORE_SECRET_KEYS`` or of the data directory; never created here."""
         if self._keyring is None:
-            self._keyring = Keyring.load_or_create(self.config.keyring_path)
+            self._keyring = Keyring.from_environment_or(self.config.keyring_path)
         return self._keyring
 
     def prepare_data_dir(self) -> None:
-        """Create the data directory (private to this user) and load the keyring."""
+        """Create the data directory, private to this user, and check it is writable."""
         try:
             self.config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             probe = self.config.data_dir / ".write-test"
@@ -65,7 +71,6 @@ class Server:
             raise ServerError(
                 f"data directory {self.config.data_dir} is not writable: {exc.strerror}"
             ) from exc
-        _ = self.keyring
 
     def dispose(self) -> None:
         """Forget the connection pool (after a fork, or at shutdown)."""
@@ -78,7 +83,8 @@ class Server:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with db.transaction(self.engine) as conn:
+        """One transaction: committed on success, rolled back on any exception."""
+        with self.engine.begin() as conn:
             yield conn
 
     def build_registry(self, conn: Connection, addons: list[Addon],
@@ -88,20 +94,20 @@ class Server:
 
     def registry(self, conn: Connection) -> Registry:
         """The registry matching the database's addons, rebuilt when they changed."""
-        from erpcore.modules.loading import installed_names
-
-        sequence = db.registry_sequence(conn)
+        sequence, config_sequence = db.sequences(conn)
         current = self._registry
-        if current is not None and current.sequence == sequence:
-            return current
-        with self._lock:
-            if self._registry is None or self._registry.sequence != sequence:
-                available = self.discover()
-                names = installed_names(conn, available)
-                self._registry = self.build_registry(
-                    conn, [available[n] for n in names], sequence)
-                _logger.info("registry loaded (sequence %d): %s", sequence, ", ".join(names))
-            return self._registry
+        if current is None or current.sequence != sequence:
+            with self._lock:
+                if self._registry is None or self._registry.sequence != sequence:
+                    available = self.discover()
+                    names = installed_names(conn, available)
+                    self._registry = self.build_registry(
+                        conn, [available[n] for n in names], sequence)
+                    _logger.info("registry loaded (sequence %d): %s", sequence,
+                                 ", ".join(names))
+                current = self._registry
+        current.settings.refresh(config_sequence)
+        return current
 
     @contextmanager
     def environment(self, uid: int | None = None, su: bool = True,
@@ -110,30 +116,41 @@ class Server:
         with self.transaction() as conn:
             yield Environment(self.registry(conn), conn, uid, su, context)
 
-    # -- first start -----------------------------------------------------------
-
     def is_initialised(self) -> bool:
         with self.engine.connect() as conn:
             return db.is_initialised(conn)
 
-    def initialise(self, admin_password: str | None = None) -> str:
-        """Create the database: system tables, ``base`` and ``web``, the administrator.
+    # -- keys ------------------------------------------------------------------
 
-        Returns the administrator's password (random unless given).
+    def check_keyring(self) -> None:
+        """Refuse a keyring that lacks a key this database's values were sealed with.
+
+        A missing keyring is never made anew for an existing database: every
+        sealed secret would stop opening, and a keyring restored later would
+        not open the secrets sealed meanwhile.
         """
-        from erpcore.modules.loading import install
+        try:
+            keyring = self.keyring
+        except KeyringMissing as exc:
+            raise KeyringError(
+                f"{exc}, but the database exists: restore the keyring from your backup "
+                "(it is not in the database) or set ERPCORE_SECRET_KEYS") from exc
+        with self.engine.connect() as conn:
+            recorded = json.loads(db.get_parameter(conn, KEYS_PARAMETER) or "{}")
+            fingerprints = keyring.fingerprints()
+            missing = sorted(kid for kid, print_ in recorded.items()
+                             if fingerprints.get(kid) != print_)
+            if missing:
+                raise KeyringError(
+                    f"the keyring does not hold the keys this database was sealed with "
+                    f"(missing: {', '.join(missing)}): restore the keyring that goes with it")
+            if keyring.primary not in recorded:
+                # a new primary key given by hand (ERPCORE_SECRET_KEYS): from now on it seals
+                self.record_keys(conn)
+                conn.commit()
 
-        with self.transaction() as conn:
-            db.create_system_tables(conn)
-            db.set_parameter(conn, "database.uuid", str(uuid.uuid4()))
-            db.set_parameter(conn, "base.company_name", "My Company")
-            install(self, conn, ["base", "web"])
-            password = admin_password or secrets.token_urlsafe(12)
-            env = Environment(self.registry(conn), conn, None, su=True)
-            env["res.users"].create({
-                "login": "admin",
-                "name": "Administrator",
-                "password": password,
-                "group_ids": [env.ref("base.group_user").id, env.ref("base.group_system").id],
-            })
-        return password
+    def record_keys(self, conn: Connection) -> None:
+        """Record the id and fingerprint of every key of the keyring (never the keys)."""
+        recorded = json.loads(db.get_parameter(conn, KEYS_PARAMETER) or "{}")
+        recorded.update(self.keyring.fingerprints())
+        db.set_parameter(conn, KEYS_PARAMETER, json.dumps(recorded, sort_keys=True))

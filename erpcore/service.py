@@ -1,25 +1,48 @@
-"""Running the HTTP server: one threaded process, or N prefork workers (gunicorn).
+"""Running the HTTP server: waitress in every mode, one process or N (gunicorn's arbiter).
+
+Why waitress: a client that stalls must not take anyone's access away.
+waitress reads each request, headers and body, on its own event loop and
+hands it to a thread only once it is complete, so a connection that sends
+its body one byte at a time (or never) holds no thread and no database
+connection, only one of ``http_connection_limit`` sockets, and is closed
+after ``http_timeout`` seconds of silence. Measured against a hello WSGI app
+(doc/benchmarks.md): gunicorn's gthread worker and Werkzeug's development
+server freeze behind a few stalled connections; waitress does not.
+
+* ``--workers 0``: one process, ``http_threads`` threads.
+* ``--workers N``: gunicorn's arbiter forks N processes and replaces any that
+  dies; each runs waitress on the shared listening socket
+  (:class:`WaitressWorker`), with the same limits.
 
 Workers share nothing but the database: sessions, throttles, replay counters
 and the installed addons are all read from it at each request, so any worker
 (or any server on another port or machine, with the same keyring) can serve
-any request. With PostgreSQL that is the intended deployment. SQLite works
-too on a local disk (WAL, a busy timeout and ``BEGIN IMMEDIATE`` make writers
-queue), at the cost of one writer at a time. An in-memory SQLite database
-would be a different one in each connection, and is refused.
+any request. With PostgreSQL that is the intended deployment; SQLite works
+too on a local disk. An in-memory SQLite database would be a different one in
+each connection, and is refused.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
+from typing import Any
 
+import waitress
+from gunicorn.app.base import BaseApplication
+from gunicorn.workers.base import Worker
+
+from erpcore.config import Config
 from erpcore.http.app import Application
 from erpcore.mail import start_mail_delivery
 from erpcore.server import Server, ServerError
 
 _logger = logging.getLogger(__name__)
+
+#: the largest request head (request line and headers) accepted, in bytes
+MAX_HEADER_SIZE = 64 * 1024
 
 
 def check_port(host: str, port: int) -> None:
@@ -36,10 +59,13 @@ def check_port(host: str, port: int) -> None:
 
 
 def check_deployment(server: Server) -> None:
-    """Fail with one clear line when the database cannot be shared as configured."""
-    workers = server.config.workers
-    if workers < 0:
-        raise ServerError(f"--workers must be 0 (one threaded process) or more, not {workers}")
+    """Fail with one clear line when the server cannot run as configured."""
+    config = server.config
+    if config.workers < 0:
+        raise ServerError(f"--workers must be 0 (one process) or more, not {config.workers}")
+    for name in ("http_threads", "http_timeout", "http_connection_limit"):
+        if getattr(config, name) < 1:
+            raise ServerError(f"--{name.replace('_', '-')} must be 1 or more")
     url = server.engine.url
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         # every connection (thread or worker) would open a database of its own
@@ -47,45 +73,78 @@ def check_deployment(server: Server) -> None:
                           "use a database file or PostgreSQL")
 
 
+def waitress_options(config: Config) -> dict[str, Any]:
+    """waitress's limits, from the configuration: the same in every mode."""
+    return {
+        "threads": config.http_threads,
+        "connection_limit": config.http_connection_limit,
+        "channel_timeout": config.http_timeout,
+        "cleanup_interval": min(30, config.http_timeout),
+        "max_request_body_size": config.max_request_size,
+        "max_request_header_size": MAX_HEADER_SIZE,
+        "asyncore_use_poll": True,  # select() cannot watch more than 1,024 sockets
+        "ident": "erpcore",  # the Server header, without versions
+        # X-Forwarded-* are the application's to trust or not (--proxy-mode)
+        "clear_untrusted_proxy_headers": False,
+        "expose_tracebacks": False,
+    }
+
+
 def serve(server: Server) -> int:
     config = server.config
-    check_deployment(server)
-    check_port(config.http_interface, config.http_port)
     url = f"http://{config.http_interface}:{config.http_port}"
+    kind = server.engine.url.get_backend_name()
     if config.workers > 0:
+        print(f"erpcore is running on {url} with {config.workers} workers ({kind})", flush=True)
         return _serve_prefork(server)
-    from werkzeug.serving import make_server
-
-    httpd = make_server(config.http_interface, config.http_port, Application(server),
-                        threaded=True)
-    _logger.info("serving on %s (one threaded process, %s)", url, _db_kind(server))
+    httpd = waitress.create_server(Application(server), host=config.http_interface,
+                                   port=config.http_port, **waitress_options(config))
+    _logger.info("serving on %s (one process, %d threads, %s)", url, config.http_threads, kind)
     start_mail_delivery(server)
     print(f"erpcore is running on {url}", flush=True)
     try:
-        httpd.serve_forever()
+        httpd.run()
     except KeyboardInterrupt:
         pass
     finally:
-        httpd.server_close()
+        httpd.close()
     return 0
 
 
-def _db_kind(server: Server) -> str:
-    return server.engine.url.get_backend_name()
+class WaitressWorker(Worker):
+    """A gunicorn worker process serving its share of the listening socket with waitress.
+
+    The arbiter (gunicorn's master) forks it, watches its heartbeat and
+    replaces it if it dies; waitress reads the requests. The loop turns once
+    a second at least, to beat the heartbeat and notice a request to stop.
+    """
+
+    def run(self) -> None:
+        options = waitress_options(self.app.server.config)
+        httpd = waitress.create_server(self.wsgi, sockets=[s.sock for s in self.sockets],
+                                       **options)
+        try:
+            while self.alive and self.is_parent_alive():
+                self.notify()
+                httpd.asyncore.loop(timeout=1.0, map=httpd._map, use_poll=True, count=1)
+        finally:
+            httpd.task_dispatcher.shutdown(timeout=self.cfg.graceful_timeout)
+
+    def is_parent_alive(self) -> bool:
+        return self.ppid == os.getppid()
 
 
 def _serve_prefork(server: Server) -> int:
-    from gunicorn.app.base import BaseApplication
-
     config = server.config
     server.dispose()  # each worker opens its own connections after the fork
 
     class Prefork(BaseApplication):
+        server = None
+
         def load_config(self) -> None:
             self.cfg.set("bind", f"{config.http_interface}:{config.http_port}")
             self.cfg.set("workers", config.workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 4)
+            self.cfg.set("worker_class", "erpcore.service.WaitressWorker")
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("accesslog", None)
@@ -98,8 +157,7 @@ def _serve_prefork(server: Server) -> int:
         def load(self) -> Application:
             return Application(server)
 
-    url = f"http://{config.http_interface}:{config.http_port}"
-    print(f"erpcore is running on {url} with {config.workers} workers ({_db_kind(server)})",
-          flush=True)
-    Prefork().run()
+    app = Prefork()
+    app.server = server
+    app.run()
     return 0

@@ -1,38 +1,48 @@
 """Failure throttles kept in the database, shared by every worker and machine.
 
-A throttle counts consecutive failures per key (an account, a client IP).
-The attempt is counted *before* the secret is checked, and the attempt that
-reaches the limit starts the wait at once, in the same transaction (whose
-row lock makes concurrent attempts queue behind it). So parallel requests
-cannot slip past the limit: exactly ``max_failures`` tries, then a wait::
+A :class:`Limit` is a policy: so many consecutive failures, then a wait that
+grows. A counter is one row of ``ir_throttle``, named by a key built with
+:func:`throttle_key` (an account, an address, a browser...). A :class:`Guard`
+is everything one kind of secret check is judged by, and it is the only door
+to the counters::
 
-    wait = throttle.attempt(conn, key, now)   # counts this try, or refuses
-    if wait: refuse ("try again in {wait} s")
-    elif secret is right: throttle.success(conn, key)   # lifts any wait
-    else: throttle.failure(conn, key, now)    # the wait now running, if any
+    guard = Guard(now, strict=[(ACCOUNT, account_key)], lenient=[(ADDRESS, address_key)])
+    wait = guard.admit(conn)        # counts a try on the strict counters, or refuses
+    if wait: refuse, saying "try again in {wait} s"
+    conn.commit()                   # the try is counted before the slow check, whatever follows
+    if secret is right: guard.succeeded(conn)      # clears every counter of the guard
+    else: wait = guard.failed(conn)                # counts the lenient ones; the wait running
 
-The attempt numbered ``max_failures + k`` (k = 0, 1, 2, ...) starts a wait of
+*Strict* counters are counted by :meth:`Guard.admit`, before the secret is
+checked, by one upsert that does not count while a wait runs; the try that
+reaches the limit starts the wait in the same transaction. So parallel tries
+cannot pass the limit: exactly ``max_failures`` tries, then a wait. That is
+what an account needs. *Lenient* counters are only read before the check and
+counted after a failure: for keys that many honest people share (an office
+behind one address), whose tries must not queue behind each other. A burst of
+parallel tries can overshoot a lenient limit by the number in flight.
+
+The try numbered ``max_failures + k`` (k = 0, 1, 2, ...) starts a wait of
 ``base_wait * growth ** k`` seconds, capped at ``max_wait``; during a wait
-every attempt is refused, right or wrong, and is not counted.
+every try is refused, right or wrong, and is not counted.
 
-Counting before the check holds the key's row until the transaction ends,
-so attempts on one key run one at a time. That is what an account needs. For
-a key many honest people share (a client address: an office behind NAT), use
-the lenient pair instead, which locks nothing while the secret is checked::
+Keys name their subjects with a tag each, so that an administrator can clear
+every counter of a login, a user or an address (:func:`clear`)::
 
-    wait = throttle.remaining(conn, key, now)   # reads only
-    ... check the secret ...
-    on failure: throttle.count_failure(conn, key, now)
+    throttle_key("signin", login=digest, address="203.0.113.9")
+    -> "signin|L3f0c...|A203.0.113.9|"
 
-A burst of parallel tries can then overshoot the limit by the number in
-flight; the strict per-account throttle still binds each account.
+Logins are never stored as typed (an attacker's 10,000-character login, or a
+password typed in the login field): the caller gives a keyed digest.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,79 +50,157 @@ from sqlalchemy.engine import Connection
 
 from erpcore.db import throttle_table as T
 
+_TAGS = {"login": "L", "uid": "U", "address": "A", "device": "D"}
 
-def throttle_key(kind: str, value: str) -> str:
-    """A bounded key for *value* (logins may be 10,000 characters long)."""
-    digest = hashlib.sha256(value.strip().lower().encode("utf-8", "replace")).hexdigest()
-    return f"{kind}:{digest}"
+
+def throttle_key(kind: str, *, login: str | None = None, uid: int | None = None,
+                 address: str | None = None, device: str | None = None) -> str:
+    """The key of the counter of *kind* for these subjects (each given one is part of it)."""
+    parts = [kind]
+    for name, value in (("login", login), ("uid", uid), ("address", address),
+                        ("device", device)):
+        if value is not None:
+            parts.append(f"{_TAGS[name]}{value}")
+    return "|".join(parts) + "|"
+
+
+def login_digest(key: bytes, login: str) -> str:
+    """The name of *login* in keys: keyed (the ``throttle`` key of the keyring), so the
+    table never holds what was typed, and case-insensitive, as logins are typed."""
+    normalized = login.strip().lower().encode("utf-8", "replace")
+    return hmac.new(key, normalized, hashlib.sha256).hexdigest()[:32]
+
+
+def parse_key(key: str) -> dict[str, str]:
+    """The kind and the subjects of *key*, by name: ``{"kind": "signin", "address": ...}``."""
+    kind, *subjects = key.rstrip("|").split("|")
+    names = {tag: name for name, tag in _TAGS.items()}
+    parsed = {"kind": kind}
+    for subject in subjects:
+        if subject and subject[0] in names:
+            parsed[names[subject[0]]] = subject[1:]
+    return parsed
 
 
 @dataclass(frozen=True)
-class Throttle:
+class Limit:
+    """Consecutive failures allowed, then a wait of *base_wait* growing by *growth*."""
+
     max_failures: int
     base_wait: float
     growth: float = 1.0
     max_wait: float = math.inf
 
-    def _wait_for(self, failures: int) -> float:
+    def wait_after(self, failures: int) -> float:
+        """The wait started by the try numbered *failures* (0 below the limit)."""
         if failures < self.max_failures:
             return 0.0
         return min(self.base_wait * self.growth ** (failures - self.max_failures), self.max_wait)
 
-    def _count(self, conn: Connection, key: str, now: float,
-               unless_waiting: bool) -> int | None:
-        """Add one to *key*'s failures in one upsert; the new count, or None when
-        *unless_waiting* and a wait is running (then nothing is counted)."""
-        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(T)
-        statement = insert.values(
-            key=key, failures=1, lockouts=0, locked_until=0.0, updated_at=now
-        ).on_conflict_do_update(
-            index_elements=[T.c.key],
-            set_={"failures": T.c.failures + 1, "updated_at": now},
-            where=(T.c.locked_until <= now) if unless_waiting else None,
-        ).returning(T.c.failures)
-        row = conn.execute(statement).first()
-        return None if row is None else row.failures
 
-    def _start_wait(self, conn: Connection, key: str, now: float, failures: int) -> int:
-        """Start the wait that *failures* calls for, if any (a longer one running stays)."""
-        wait = self._wait_for(failures)
-        if wait:
-            until = now + wait
-            conn.execute(sa.update(T).where(T.c.key == key).values(
-                locked_until=sa.case((T.c.locked_until > until, T.c.locked_until), else_=until),
-                lockouts=T.c.lockouts + 1))
-        return math.ceil(wait)
+@dataclass
+class Guard:
+    """The counters one secret check is judged by, at the time *now*."""
 
-    def attempt(self, conn: Connection, key: str, now: float) -> int:
-        """Count an attempt on *key*; 0 lets it proceed, else the seconds left to wait.
+    now: float
+    #: counted before the check (:meth:`admit`)
+    strict: Sequence[tuple[Limit, str]] = ()
+    #: counted after a failure (:meth:`failed`)
+    lenient: Sequence[tuple[Limit, str]] = ()
+    #: the seconds of the longest wait met or started
+    _waits: list[float] = field(default_factory=list, repr=False)
 
-        The attempt that reaches the limit starts the wait at once (lifted by
-        :meth:`success`), so no parallel attempt can pass the limit.
+    @property
+    def keys(self) -> list[str]:
+        return [key for _limit, key in (*self.strict, *self.lenient)]
+
+    def admit(self, conn: Connection) -> int:
+        """Count this try on the strict counters; 0 lets it go on, else the seconds to wait.
+
+        A wait already running on any counter refuses the try, and then
+        nothing is counted.
         """
-        failures = self._count(conn, key, now, unless_waiting=True)
-        if failures is None:
-            return self.remaining(conn, key, now)
-        self._start_wait(conn, key, now, failures)
+        wait = remaining(conn, self.keys, self.now)
+        if wait:
+            return wait
+        for limit, key in self.strict:
+            failures = _count(conn, key, self.now, unless_waiting=True)
+            if failures is None:  # a parallel try started a wait meanwhile
+                return remaining(conn, [key], self.now)
+            _start_wait(conn, limit, key, self.now, failures)
         return 0
 
-    def remaining(self, conn: Connection, key: str, now: float) -> int:
-        """Seconds left to wait on *key* (0 when free), without counting anything."""
-        locked_until = conn.execute(
-            sa.select(T.c.locked_until).where(T.c.key == key)
-        ).scalar() or 0.0
-        return max(0, math.ceil(locked_until - now))
+    def succeeded(self, conn: Connection) -> None:
+        """The secret was right: every counter of the guard starts again from zero."""
+        conn.execute(sa.delete(T).where(T.c.key.in_(self.keys)))
 
-    def failure(self, conn: Connection, key: str, now: float) -> int:
-        """The counted attempt failed: the seconds of the wait now running (0 if none)."""
-        return self.remaining(conn, key, now)
+    def failed(self, conn: Connection) -> int:
+        """The secret was wrong: count the lenient counters; the seconds of the wait now
+        running on any counter of the guard (0 when the next try may come at once)."""
+        for limit, key in self.lenient:
+            failures = _count(conn, key, self.now, unless_waiting=False)
+            _start_wait(conn, limit, key, self.now, failures)
+        return remaining(conn, self.keys, self.now)
 
-    def count_failure(self, conn: Connection, key: str, now: float) -> int:
-        """Count a failure after the check (lenient mode); returns the wait it starts, or 0."""
-        return self._start_wait(conn, key, now, self._count(conn, key, now, unless_waiting=False))
 
-    def success(self, conn: Connection, key: str) -> None:
-        conn.execute(sa.delete(T).where(T.c.key == key))
+def remaining(conn: Connection, keys: Sequence[str], now: float) -> int:
+    """The seconds left of the longest wait running on *keys* (0 when none)."""
+    if not keys:
+        return 0
+    until = conn.execute(
+        sa.select(sa.func.max(T.c.locked_until)).where(T.c.key.in_(keys))
+    ).scalar() or 0.0
+    return max(0, math.ceil(until - now))
 
-    def failures(self, conn: Connection, key: str) -> int:
-        return conn.execute(sa.select(T.c.failures).where(T.c.key == key)).scalar() or 0
+
+def _upsert(conn: Connection):  # type: ignore[no-untyped-def]
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(T)
+
+
+def _count(conn: Connection, key: str, now: float, unless_waiting: bool) -> int | None:
+    """Add one to *key*'s failures in one upsert; the new count, or None when
+    *unless_waiting* and a wait is running (then nothing is counted)."""
+    statement = _upsert(conn).values(
+        key=key, failures=1, locked_until=0.0, updated_at=now
+    ).on_conflict_do_update(
+        index_elements=[T.c.key],
+        set_={"failures": T.c.failures + 1, "updated_at": now},
+        where=(T.c.locked_until <= now) if unless_waiting else None,
+    ).returning(T.c.failures)
+    row = conn.execute(statement).first()
+    return None if row is None else row.failures
+
+
+def _start_wait(conn: Connection, limit: Limit, key: str, now: float, failures: int | None
+                ) -> None:
+    """Start the wait that *failures* calls for, if any (a longer one running stays)."""
+    wait = limit.wait_after(failures or 0)
+    if wait:
+        until = now + wait
+        conn.execute(sa.update(T).where(T.c.key == key).values(
+            locked_until=sa.case((T.c.locked_until > until, T.c.locked_until), else_=until)))
+
+
+# -- administration ----------------------------------------------------------------
+
+
+def clear(conn: Connection, *, login: str | None = None, uid: int | None = None,
+          address: str | None = None) -> int:
+    """Delete every counter naming one of these subjects; returns how many."""
+    patterns = [f"%|{_TAGS[name]}{value}|%" for name, value in
+                (("login", login), ("uid", uid), ("address", address)) if value is not None]
+    if not patterns:
+        return 0
+    condition = sa.or_(*(T.c.key.like(pattern) for pattern in patterns))
+    return conn.execute(sa.delete(T).where(condition)).rowcount
+
+
+def rows(conn: Connection) -> list[sa.Row]:
+    """Every counter, waits running first."""
+    return list(conn.execute(sa.select(T).order_by(T.c.locked_until.desc(), T.c.key)))
+
+
+def forget_quiet(conn: Connection, now: float, memory: float) -> int:
+    """Delete counters with no wait running and no try for *memory* seconds."""
+    return conn.execute(sa.delete(T).where(
+        T.c.locked_until < now, T.c.updated_at < now - memory)).rowcount

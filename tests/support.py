@@ -2,7 +2,8 @@
 
 Nothing here is a stand-in: databases are real SQLite files and real
 PostgreSQL databases, the server is the real WSGI application behind
-Werkzeug's HTTP server on a loopback port, and the client speaks HTTP.
+waitress, the HTTP server ``erpcore serve`` runs, on a loopback port, and the
+client speaks HTTP.
 
 Databases are cloned from a template made once per test session (a file copy
 for SQLite, ``CREATE DATABASE ... TEMPLATE`` for PostgreSQL), so each test
@@ -23,13 +24,14 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
-from werkzeug.serving import make_server
+import waitress
 
 from erpcore.config import Config
 from erpcore.http.app import Application
 from erpcore.keys import Keyring
-from erpcore.modules.loading import install
+from erpcore.modules.loading import create_database, install
 from erpcore.server import Server
+from erpcore.service import waitress_options
 
 ADMIN_PASSWORD = "admin-password-1"
 USER_PASSWORD = "user-password-1"
@@ -95,7 +97,7 @@ class Template:
             config.db_url = pg_database_url(self.pg_name)
         server = Server(config)
         server.prepare_data_dir()
-        server.initialise(ADMIN_PASSWORD)
+        create_database(server, ADMIN_PASSWORD, password_rounds=TEST_ROUNDS)
         with server.environment() as env:
             env["res.users"].create({
                 "login": "demo", "name": "Marc Demo", "password": USER_PASSWORD,
@@ -108,7 +110,7 @@ class Template:
         self.keyring_text = config.keyring_path.read_text()
 
     def config(self, data_dir: Path) -> Config:
-        return Config(data_dir=data_dir, password_rounds=TEST_ROUNDS)
+        return Config(data_dir=data_dir)
 
     def clone(self, data_dir: Path) -> Config:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -136,19 +138,29 @@ def drop_clone(config: Config) -> None:
 
 
 class LiveServer:
-    """The real WSGI application served over HTTP on a loopback port, in a thread."""
+    """The real WSGI application served by waitress on a loopback port, in a thread."""
 
     def __init__(self, server: Server):
         self.server = server
         self.app = Application(server)
-        self.httpd = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.httpd = waitress.create_server(self.app, host="127.0.0.1", port=0,
+                                            **waitress_options(server.config))
+        self.url = f"http://127.0.0.1:{self.httpd.effective_port}"
+        self._stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            self.httpd.asyncore.loop(timeout=0.05, map=self.httpd._map, use_poll=True,
+                                     count=1)
+
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._stopped.set()
+        self.thread.join(timeout=10)
+        for channel in list(self.httpd._map.values()):
+            channel.close()
+        self.httpd.task_dispatcher.shutdown(timeout=5)
         self.server.dispose()
 
 

@@ -15,16 +15,27 @@ ERROR_RE = re.compile(r'role="alert"[^>]*>([^<]+)<')
 
 
 def enable_totp(erp, login: str) -> bytes:
-    """Turn 2FA on for *login* directly through the model; returns the secret."""
-    secret = totp.generate_secret()
-    b32 = totp.to_base32(secret)
+    """Turn 2FA on for *login* directly through the models; returns the secret."""
     with erp.server.environment() as env:
         user = env["res.users"].search([("login", "=", login)])
         # enable with a code of the previous step, so the current one is still usable
         now = erp.clock() - totp.PERIOD
-        assert user._totp_enable(b32, totp.code_at(secret, now), now)
+        wizard = env["auth_totp.wizard"].start(user.id, now)
+        secret = totp.from_base32(wizard.secret)
+        assert user._totp_enable(wizard, totp.code_at(secret, now), now)
         env["auth_totp.recovery_code"].generate(user.id)
     return secret
+
+
+GENERATION_RE = re.compile(r'name="generation" value="(\d+)"')
+
+
+def regenerate(client: Client, **kw):
+    """Press New recovery codes on Préférences (the form names the codes it replaces)."""
+    page = client.get("/web/preferences")
+    generation = GENERATION_RE.search(page.text).group(1)
+    return client.post("/auth_totp/recovery/regenerate", {"generation": generation},
+                       csrf=client.csrf(), **kw)
 
 
 def recovery_codes_for(erp, login: str) -> list[str]:

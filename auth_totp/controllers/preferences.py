@@ -10,13 +10,15 @@ from __future__ import annotations
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from auth_totp.controllers.login import ACCOUNT_THROTTLE
+from auth_totp.controllers.login import ACCOUNT_LIMIT
 from erpcore.addons.web.controllers.preferences import Preferences
 from erpcore.http import Request, route
+from erpcore.throttle import Guard, throttle_key
 
 
-def setup_key(uid: int) -> str:
-    return f"totp-setup:{uid}"
+def setup_guard(uid: int, now: float) -> Guard:
+    """The first code of an activation is throttled like the codes of sign-in."""
+    return Guard(now, strict=[(ACCOUNT_LIMIT, throttle_key("totp-setup", uid=uid))])
 
 
 class TotpPreferences(Preferences):
@@ -28,6 +30,7 @@ class TotpPreferences(Preferences):
             "enabled": user.totp_enabled,
             "recovery_left": left,
             "recovery_left_text": request._("Recovery codes left: {n} of 10.", n=left),
+            "recovery_generation": user.totp_recovery_generation,
             "devices": request.env["auth_totp.device"].sudo().search(
                 [("user_id", "=", user.id)]),
         }
@@ -60,21 +63,27 @@ class TotpPreferences(Preferences):
         if not wizard or wizard.expired(request.now):
             wizard.unlink()
             return request.render("auth_totp.setup_expired", status=400)
-        conn, key = request.env.conn, setup_key(user.id)
-        wait = ACCOUNT_THROTTLE.remaining(conn, key, request.now) or \
-            ACCOUNT_THROTTLE.attempt(conn, key, request.now)
+        guard = setup_guard(user.id, request.now)
+        wait = guard.admit(request.env.conn)
         if wait:
             return self._setup_page(request, wizard, request._(
                 "Too many attempts. Try again in {seconds} seconds.", seconds=wait), 429)
-        if not user._totp_enable(wizard.secret, form.get("totp_token", ""), request.now):
-            ACCOUNT_THROTTLE.failure(conn, key, request.now)
+        enabled = user._totp_enable(wizard, form.get("totp_token", ""), request.now)
+        if enabled is None:  # a parallel submission of this very form turned 2FA on
+            return self._already_done(request)
+        if not enabled:
+            guard.failed(request.env.conn)
             return self._setup_page(request, wizard, request._(
                 "This code is not the one your app shows for this key. Check the key and "
                 "type the 6 digits your app shows now."), 400)
-        ACCOUNT_THROTTLE.success(conn, key)
-        wizard.unlink()
+        guard.succeeded(request.env.conn)
         self._audit(request, "enabled")
+        # a session that signed in with the password alone must not outlive this
+        request.end_other_sessions()
         return self._recovery_page(request, None)
+
+    def _already_done(self, request: Request) -> Response:
+        return request.render("auth_totp.already_done", status=409)
 
     # -- recovery codes ----------------------------------------------------------
 
@@ -89,8 +98,16 @@ class TotpPreferences(Preferences):
 
     @route("/auth_totp/recovery/regenerate", auth="user", methods=["POST"], identity=True)
     def regenerate(self, request: Request) -> Response:
-        if not request.env.user.totp_enabled:
+        user = request.env.user.sudo()
+        if not user.totp_enabled:
             return request.redirect("/web/preferences")
+        generation = request.httprequest.form.get("generation", "")
+        current = int(generation) if generation.isdecimal() and len(generation) < 10 else -1
+        # the form names the codes it replaces: of parallel submissions, one wins
+        if not user._write_if([("totp_recovery_generation", "=", current)],
+                              {"totp_recovery_generation": current + 1}):
+            return self._already_done(request)
+        request.end_other_sessions()
         return self._recovery_page(request, "recovery_regenerated")
 
     # -- turning off ---------------------------------------------------------------

@@ -9,7 +9,6 @@ is revoked when their password changes and when 2FA is turned off.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 import secrets
@@ -38,10 +37,6 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-def _when(timestamp: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None)
-
-
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
@@ -66,8 +61,8 @@ class AuthTotpDevice(Model):
         browser, system = describe_user_agent(user_agent)
         self.sudo().create({
             "user_id": user_id, "token_hash": _hash(token), "browser": browser,
-            "system": system, "ip": ip[:64], "create_date": _when(now),
-            "last_used": _when(now), "expires_at": _when(now + lifetime),
+            "system": system, "ip": ip[:64], "create_date": now,
+            "last_used": now, "expires_at": now + lifetime,
         })
         return token
 
@@ -77,10 +72,10 @@ class AuthTotpDevice(Model):
         if not token or not _TOKEN_RE.match(token):
             return devices.browse()
         return devices.search([("user_id", "=", user_id), ("token_hash", "=", _hash(token)),
-                               ("expires_at", ">", _when(now))], limit=1)
+                               ("expires_at", ">", now)], limit=1)
 
     def touch(self, now: float) -> None:
-        self.sudo().write({"last_used": _when(now)})
+        self.sudo().write({"last_used": now})
 
     def display_name(self) -> str:
         return self.env._("{browser} on {system}", browser=self.browser, system=self.system)

@@ -10,7 +10,6 @@ transaction, so the event and its mail are committed together or not at all.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from erpcore.orm import Model, fields
@@ -70,7 +69,7 @@ class AuthTotpEvent(Model):
         self.sudo().create({
             "user_id": user_id, "actor_id": actor_id or None, "event": event,
             "ip": ip[:64], "detail": detail[:256],
-            "create_date": dt.datetime.fromtimestamp(now, dt.UTC),
+            "create_date": now,
         })
         _logger.info("2fa %s user=%s actor=%s ip=%s %s", event, user_id, actor_id or "-",
                      ip or "-", detail)

@@ -9,7 +9,6 @@ is accepted once.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 
@@ -69,7 +68,7 @@ class AuthTotpRecoveryCode(Model):
         if not found:
             return False
         return found._write_if([("used_at", "=", None)], {
-            "used_at": dt.datetime.fromtimestamp(now, dt.UTC), "used_ip": ip[:64]})
+            "used_at": now, "used_ip": ip[:64]})
 
     def remaining(self, user_id: int) -> int:
         return self.sudo().search_count([("user_id", "=", user_id), ("used_at", "=", None)])

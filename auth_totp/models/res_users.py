@@ -26,6 +26,8 @@ class Verdict(enum.Enum):
     MALFORMED = "malformed"
     REUSED = "reused"
     DRIFT = "drift"
+    #: the stored secret does not open with the server's keys: no code can be checked
+    UNAVAILABLE = "unavailable"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class ResUsers(Model):
                                     groups="base.group_system")
     totp_enabled_at = fields.Datetime("2FA enabled on")
     totp_last_used = fields.Datetime("2FA last used")
-    totp_device_ids = fields.One2many("auth_totp.device", "user_id", "Trusted browsers")
+    #: moves on at each new set of recovery codes; the form asking for one names it
+    totp_recovery_generation = fields.Integer("Recovery codes generation", default=0)
 
     @property
     def totp_enabled(self) -> bool:
@@ -57,11 +60,25 @@ class ResUsers(Model):
             return False
         return bool(self.env.cache_row(self)["totp_secret"])
 
+    def _totp_unavailable(self) -> bool:
+        """Whether 2FA is on but its secret does not open with the server's keys."""
+        unavailable = self.totp_enabled and not self.sudo().totp_secret
+        if unavailable:
+            _logger.error("user %s: the TOTP secret does not open with the server's keys "
+                          "(keyring replaced?); only recovery codes can sign in", self.id)
+        return unavailable
+
     def _mfa_url(self) -> str | None:
         url = super()._mfa_url()
         if url is None and self.totp_enabled:
             return "/web/login/totp"
         return url
+
+    def _login_values(self, now: float) -> dict:
+        values = super()._login_values(now)
+        if self.totp_enabled:  # a code, a recovery code or a trusted browser was used
+            values["totp_last_used"] = now
+        return values
 
     def _totp_check(self, code: str, now: float) -> Check:
         """Check *code* against this user's secret and accept it at most once.
@@ -77,31 +94,37 @@ class ResUsers(Model):
         normalized = totp.normalize(code)
         if normalized is None:
             return Check(Verdict.MALFORMED)
-        if not user.totp_secret:
-            _logger.error("user %s: the TOTP secret does not open with the server keys; "
-                          "only recovery codes can sign in", user.id)
-            return Check(Verdict.WRONG)
-        secret = totp.from_base32(user.totp_secret)
-        step = totp.match(secret, normalized, now)
-        if step is None:
-            off = totp.drift(secret, normalized, now)
-            return Check(Verdict.DRIFT, off) if off is not None else Check(Verdict.WRONG)
-        accepted = user._write_if([("totp_last_step", "<", step)], {"totp_last_step": step})
+        if user._totp_unavailable():
+            return Check(Verdict.UNAVAILABLE)
+        found = totp.probe(totp.from_base32(user.totp_secret), normalized, now)
+        if found.step is None:
+            return Check(Verdict.DRIFT, found.drift) if found.drift is not None \
+                else Check(Verdict.WRONG)
+        accepted = user._write_if([("totp_last_step", "<", found.step)],
+                                  {"totp_last_step": found.step})
         return Check(Verdict.ACCEPTED if accepted else Verdict.REUSED)
 
-    def _totp_enable(self, secret_b32: str, code: str, now: float) -> bool:
-        """Turn 2FA on with *secret_b32* if *code* is right for it; False stores nothing."""
+    def _totp_enable(self, wizard, code: str, now: float) -> bool | None:
+        """Turn 2FA on with the secret of *wizard* if *code* is right for it.
+
+        Returns True when turned on; False when the code is wrong (nothing is
+        stored); None when a parallel submission of the same wizard won.
+        The wizard is consumed by one conditional DELETE, so of parallel
+        submissions exactly one turns 2FA on.
+        """
         self.ensure_one()
         normalized = totp.normalize(code)
-        if normalized is None:
-            return False
-        step = totp.match(totp.from_base32(secret_b32), normalized, now)
+        secret_b32 = wizard.secret
+        step = totp.match(totp.from_base32(secret_b32), normalized, now) \
+            if normalized and secret_b32 else None
         if step is None:
             return False
+        if not wizard._unlink_once():
+            return None
         self.sudo().write({
             "totp_secret": secret_b32,
             "totp_last_step": step,
-            "totp_enabled_at": dt.datetime.fromtimestamp(now, dt.UTC),
+            "totp_enabled_at": now,
             "totp_last_used": False,
         })
         return True

@@ -15,7 +15,6 @@ import qrcode
 from qrcode.image.pil import PilImage
 
 from auth_totp import totp
-from erpcore.db import get_parameter
 from erpcore.orm import Model, fields
 
 LIFETIME = 600
@@ -32,13 +31,12 @@ class AuthTotpWizard(Model):
     def start(self, user_id: int, now: float) -> AuthTotpWizard:
         """A new wizard with a new secret; the user's earlier unfinished ones are dropped."""
         wizards = self.sudo()
-        stale = dt.datetime.fromtimestamp(now - LIFETIME, dt.UTC)
         wizards.search([("user_id", "=", user_id)]).unlink()
-        wizards.search([("create_date", "<", stale)]).unlink()  # abandoned by anyone
+        wizards.search([("create_date", "<", now - LIFETIME)]).unlink()  # abandoned by anyone
         return wizards.create({
             "user_id": user_id,
             "secret": totp.to_base32(totp.generate_secret()),
-            "create_date": dt.datetime.fromtimestamp(now, dt.UTC),
+            "create_date": now,
         })
 
     def owned_by(self, wizard_id: int, user_id: int) -> AuthTotpWizard:
@@ -50,8 +48,8 @@ class AuthTotpWizard(Model):
         return now - started > LIFETIME
 
     def issuer(self) -> str:
-        configured = self.env.config.totp_issuer
-        return configured or get_parameter(self.env.conn, "base.company_name", "") or "erpcore"
+        return (self.env.setting("auth_totp.issuer") or self.env.setting("base.company_name")
+                or "erpcore")
 
     def uri(self) -> str:
         return totp.otpauth_uri(self.secret, self.user_id.login, self.issuer())

@@ -1,16 +1,21 @@
-"""The built-in subcommands: serve, init, module, user, keys."""
+"""The built-in subcommands: serve, init, module, user, keys, config, throttle, i18n."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
+import ipaddress
 import sys
 
 import sqlalchemy as sa
 
+from erpcore import db, throttle
 from erpcore.cli.command import Command, CommandError
-from erpcore.modules.loading import install, installed_names, uninstall
+from erpcore.modules.addons import installed_names
+from erpcore.modules.loading import create_database, install, uninstall
 from erpcore.server import Server
+from erpcore.settings import SettingError
 
 
 def announce_admin(password: str) -> None:
@@ -33,8 +38,10 @@ class Serve(Command):
         check_deployment(server)
         check_port(server.config.http_interface, server.config.http_port)
         server.prepare_data_dir()
-        if not server.is_initialised():
-            announce_admin(server.initialise())
+        if server.is_initialised():
+            server.check_keyring()
+        else:
+            announce_admin(create_database(server))
         if not server.config.smtp_server:
             print("Mail is not configured (no --smtp): messages are kept in the outbox "
                   "(erpcore mail list).", flush=True)
@@ -49,12 +56,15 @@ class Init(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--admin-password", help="the administrator's password "
                             "(default: a random one, printed once)")
+        parser.add_argument("--password-rounds", type=int, default=None,
+                            help="pbkdf2_sha512 rounds of password hashes (default 600000; "
+                            "later: erpcore config set base.password_rounds N)")
 
     def run(self, server: Server, args: argparse.Namespace) -> int:
         server.prepare_data_dir()
         if server.is_initialised():
             raise CommandError("the database is already initialised")
-        password = server.initialise(args.admin_password)
+        password = create_database(server, args.admin_password, args.password_rounds)
         if args.admin_password:
             print("Database created. Administrator account: login 'admin'.")
         else:
@@ -88,7 +98,9 @@ class Module(Command):
                       f"{args.name} is already installed")
             else:
                 done = uninstall(server, conn, args.name)
-                print(f"uninstalled: {', '.join(done)}")
+        if args.action == "uninstall":
+            db.truncate_wal(server.engine)  # the removed rows must not outlive it in the log
+            print(f"uninstalled: {', '.join(done)}")
         return 0
 
 
@@ -181,6 +193,7 @@ def rotate_keys(server: Server) -> int:
     keyring.save()
     count = 0
     with server.environment() as env:
+        server.record_keys(env.conn)
         for model, field in env.registry.encrypted_fields():
             table = model._sa_table
             column = table.c[field.name]
@@ -195,6 +208,91 @@ def rotate_keys(server: Server) -> int:
                     {field.name: env.seal(plain, record, field)}))
                 count += 1
     return count
+
+
+class Config(Command):
+    name = "config"
+    help = "show or change the settings of the installed addons"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        get = sub.add_parser("get", help="one setting's value, or every setting")
+        get.add_argument("key", nargs="?")
+        change = sub.add_parser("set", help="change a setting (every server sees it at once)")
+        change.add_argument("key")
+        change.add_argument("value")
+
+    def run(self, server: Server, args: argparse.Namespace) -> int:
+        with server.environment() as env:
+            settings = env.registry.settings
+            try:
+                if args.action == "set":
+                    value = settings.set(env.conn, args.key, args.value)
+                    setting = settings.setting(args.key)
+                    print(f"{args.key} = {setting.format(value)}")
+                    if settings.overridden(args.key):
+                        print(f"note: {setting.env} is set in this environment and wins "
+                              "over the stored value where it is set")
+                    return 0
+                keys = [args.key] if args.key else list(settings.declared)
+                for key in keys:
+                    setting = settings.setting(key)
+                    value = setting.format(settings.get(env.conn, key))
+                    if args.key:
+                        print(value)
+                    else:
+                        source = f" (from {setting.env})" if settings.overridden(key) else ""
+                        print(f"{key} = {value}{source}    # {setting.help}")
+            except SettingError as exc:
+                raise CommandError(str(exc)) from exc
+        return 0
+
+
+class Throttle(Command):
+    name = "throttle"
+    help = "see and clear the failure counters of sign-ins and codes"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("list", help="every counter, waits running first")
+        sub.add_parser("clear", help="clear every counter of a login or an address"
+                       ).add_argument("subject", metavar="LOGIN|ADDRESS")
+
+    def run(self, server: Server, args: argparse.Namespace) -> int:
+        now = server.clock()
+        with server.environment() as env:
+            key = env.keyring.derive("throttle")
+            users = env["res.users"].search([])
+            logins = {throttle.login_digest(key, user.login): user.login for user in users}
+            uids = {str(user.id): user.login for user in users}
+            if args.action == "clear":
+                return self._clear(env, key, args.subject)
+            print(f"{'KIND':14} {'LOGIN':20} {'ADDRESS':40} {'FAILS':>5}  WAIT")
+            for row in throttle.rows(env.conn):
+                parsed = throttle.parse_key(row.key)
+                login = logins.get(parsed.get("login", ""), "") or uids.get(parsed.get("uid", ""))
+                if not login and ("login" in parsed or "uid" in parsed):
+                    login = "(no such login)"
+                wait = max(0, round(row.locked_until - now))
+                until = dt.datetime.fromtimestamp(row.locked_until, dt.UTC)
+                shown = f"{wait} s (until {until:%Y-%m-%d %H:%M:%S} UTC)" if wait else "-"
+                print(f"{parsed['kind']:14} {login or '-':20} {parsed.get('address', '-'):40} "
+                      f"{row.failures:>5}  {shown}")
+        return 0
+
+    def _clear(self, env, key: bytes, subject: str) -> int:
+        try:
+            address = str(ipaddress.ip_address(subject))
+        except ValueError:
+            address = None
+        if address is not None:
+            count = throttle.clear(env.conn, address=address)
+        else:
+            user = env["res.users"].search([("login", "=", subject)], limit=1)
+            count = throttle.clear(env.conn, login=throttle.login_digest(key, subject),
+                                   uid=user.id if user else None)
+        print(f"{count} counter(s) of {subject} cleared")
+        return 0
 
 
 class I18n(Command):

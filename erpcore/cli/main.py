@@ -19,15 +19,15 @@ from erpcore.cli.command import Command, CommandError, command_classes
 from erpcore.config import SMTP_SECURITY, Config, ConfigError, default_data_dir
 from erpcore.db import DatabaseURLError, is_initialised
 from erpcore.keys import KeyringError
-from erpcore.modules.addons import AddonError
-from erpcore.modules.loading import installed_names
+from erpcore.modules.addons import AddonError, installed_names
 from erpcore.modules.manifest import ManifestError
 from erpcore.orm import UserError
-from erpcore.orm.registry import RegistryError
+from erpcore.registry import RegistryError
 from erpcore.server import Server, ServerError
+from erpcore.settings import SettingError
 
 EXPECTED_ERRORS = (CommandError, ServerError, AddonError, ManifestError, DatabaseURLError,
-                   KeyringError, UserError, RegistryError, ConfigError, OSError)
+                   KeyringError, UserError, RegistryError, SettingError, ConfigError, OSError)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -65,11 +65,16 @@ def global_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--http-interface", default=None, help="default 127.0.0.1")
     parser.add_argument("--http-port", type=int, default=None, help="default 8069")
     parser.add_argument("--workers", type=int, default=None,
-                        help="0 = one threaded process (default); N = N processes")
+                        help="0 = one process (default); N = N processes")
+    parser.add_argument("--http-threads", type=int, default=None,
+                        help="requests handled at once by each process (default 8)")
+    parser.add_argument("--http-timeout", type=int, default=None,
+                        help="seconds a connection may stay silent before it is closed "
+                        "(default 30)")
+    parser.add_argument("--http-connection-limit", type=int, default=None,
+                        help="connections each process keeps open at most (default 500)")
     parser.add_argument("--proxy-mode", action="store_true", default=None,
                         help="behind a reverse proxy: trust X-Forwarded-* headers")
-    parser.add_argument("--password-rounds", type=int, default=None,
-                        help="pbkdf2_sha512 rounds for new password hashes (default 600000)")
     parser.add_argument("--public-url", default=None,
                         help="the address users reach the server at, for links in mail "
                         "(default http://HTTP-INTERFACE:HTTP-PORT, env ERPCORE_PUBLIC_URL)")
@@ -100,7 +105,8 @@ def make_config(args: argparse.Namespace) -> Config:
     return Config.from_env(
         data_dir=args.data_dir, db_url=args.db_url, addons_path=addons_path,
         http_interface=args.http_interface, http_port=args.http_port, workers=args.workers,
-        proxy_mode=args.proxy_mode, password_rounds=args.password_rounds,
+        http_threads=args.http_threads, http_timeout=args.http_timeout,
+        http_connection_limit=args.http_connection_limit, proxy_mode=args.proxy_mode,
         public_url=args.public_url, smtp_server=args.smtp_server, smtp_port=args.smtp_port,
         smtp_ssl=args.smtp_ssl, smtp_user=args.smtp_user, email_from=args.email_from,
     )
@@ -155,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not is_initialised(conn):
                     raise CommandError("the database is not initialised: run 'erpcore init' "
                                        "or 'erpcore serve' first")
+            server.check_keyring()
         return command.run(server, args) or 0
     except KeyboardInterrupt:
         return 130

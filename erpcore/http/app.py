@@ -1,18 +1,25 @@
-"""The WSGI application: one request, one transaction, a few named steps.
+"""The WSGI application: one request, one database connection, a few named steps.
 
 ::
 
     __call__
-      |- serve_static          /<addon>/static/<path>, no session, no database
-      '- handle (one transaction)
+      |- read_body             the whole form is parsed and checked before the database
+      |- serve_static          /<addon>/static/<path> of installed addons, no session
+      '- handle (one connection; see erpcore.db for the transaction rule)
            |- load_session     cookie -> http_session row
            |- match            URL map of the current registry
            |- check_csrf       every POST of a csrf=True route, signed in or not
            |- authenticate     auth='user' | 'public' | 'none'; half-signed-in sessions
            |- check_identity   routes marked identity=True
            |- dispatch         the most derived controller's method
-           '- save_session     write the session, set the cookie
-      error -> rollback, handle_error renders a clean page (never a traceback)
+           '- save_session     write the session, commit, set the cookie
+      error -> rollback, error_page renders a clean page (never a traceback)
+
+The request reads in a transaction that takes no write lock; its writes make
+it a short write transaction until the commit (:mod:`erpcore.db`). A
+controller that must write before something slow commits first. HEAD is GET
+without a body, and changes nothing: its transaction is always rolled back
+and it sets no cookie.
 """
 
 from __future__ import annotations
@@ -20,10 +27,9 @@ from __future__ import annotations
 import logging
 import mimetypes
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -32,7 +38,7 @@ from werkzeug.security import safe_join
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response
 
-from erpcore.db import throttle_table
+from erpcore import throttle
 from erpcore.http.controllers import Routing
 from erpcore.http.errors import AdminOnly, CSRFError, DatabaseUnavailable, title_of
 from erpcore.http.forms import HttpRequest
@@ -40,7 +46,9 @@ from erpcore.http.request import Request, safe_redirect
 from erpcore.http.session import COOKIE_NAME, Session, SessionStore
 from erpcore.orm.environment import Environment
 from erpcore.orm.exceptions import AccessError
-from erpcore.server import Server
+
+if TYPE_CHECKING:
+    from erpcore.server import Server
 
 _logger = logging.getLogger(__name__)
 
@@ -48,8 +56,6 @@ _logger = logging.getLogger(__name__)
 SWEEP_INTERVAL = 300
 #: a throttle with no attempt for this long, and no wait running, is forgotten
 THROTTLE_MEMORY = 86400
-
-STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -118,26 +124,52 @@ class Application:
         httprequest = HttpRequest(environ)
         httprequest.max_content_length = self.config.max_request_size
         httprequest.max_form_memory_size = self.config.max_request_size
-        response = self.serve_static(httprequest) or self.handle(httprequest)
+        refusal = self.read_body(httprequest)
+        response = self.serve_static(httprequest) or self.handle(httprequest, refusal)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if response.mimetype == "text/html":
             response.headers.setdefault("Cache-Control", "no-store")
         return response(environ, start_response)
 
+    def read_body(self, httprequest: HttpRequest) -> HTTPException | None:
+        """Parse and check the form and the query before any database work.
+
+        The WSGI server has already received the whole body (it buffers each
+        request before handing it to a thread), so this never waits for a
+        client. Returns the refusal of a malformed request (400, 413), which
+        the pipeline raises once it knows the reader's language.
+        """
+        try:
+            httprequest.check_query()
+            _ = httprequest.form
+        except HTTPException as exc:
+            return exc
+        return None
+
     # -- static files ----------------------------------------------------------
 
     def serve_static(self, httprequest: WerkzeugRequest) -> Response | None:
+        """A file of an installed addon's ``static`` folder; 404 for any other addon's.
+
+        But ``static/description/`` (an addon's icon, as Applications shows it
+        before the addon is installed) is served for every addon found.
+        """
         parts = httprequest.path.split("/", 3)
-        if len(parts) < 4 or parts[2] != "static" or httprequest.method not in ("GET", "HEAD"):
+        if len(parts) < 4 or parts[2] != "static" or httprequest.method != "GET":
             return None
-        if not self._static_roots:
+        if parts[1] not in self._static_roots:
             self._static_roots = {n: a.path / "static" for n, a in self.server.discover().items()}
-        root = self._static_roots.get(parts[1])
-        if root is None:
-            return None
-        path = safe_join(str(root), parts[3])
-        if path is None or not Path(path).is_file():
+            if parts[1] not in self._static_roots:
+                return None
+        try:
+            with self.server.engine.connect() as conn:
+                installed = self.server.registry(conn).installed
+        except DBAPIError:
+            return self.error_page(None, DatabaseUnavailable())
+        path = safe_join(str(self._static_roots[parts[1]]), parts[3])
+        public = parts[3].startswith("description/")
+        if not (public or parts[1] in installed) or path is None or not Path(path).is_file():
             return Response("Not found", status=404, mimetype="text/plain")
         mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
         response = Response(Path(path).read_bytes(), mimetype=mimetype)
@@ -146,33 +178,38 @@ class Application:
 
     # -- the pipeline ----------------------------------------------------------
 
-    def handle(self, httprequest: WerkzeugRequest) -> Response:
+    def handle(self, httprequest: HttpRequest, refusal: HTTPException | None = None
+               ) -> Response:
         now = self.server.clock()
         request: Request | None = None
         try:
             with self.server.engine.connect() as conn:
-                transaction = conn.begin()
                 try:
                     registry = self.server.registry(conn)
                     session = self.load_session(conn, httprequest, now)
                     env = Environment(registry, conn, session.uid, su=False)
                     request = Request(httprequest, self.server, registry, env, session, now)
                     request.env = env(context={"lang": self.pick_lang(request)})
+                    if refusal is not None:
+                        raise refusal
                     try:
                         response = self.process(request)
                     except _Abort as abort:
-                        transaction.rollback()  # refusals change nothing
-                        if abort.keep_session:
-                            with conn.begin():
-                                self.sessions.save(conn, request.session, now)
+                        conn.rollback()  # refusals change nothing
+                        if abort.keep_session and not httprequest.is_head:
+                            self.sessions.save(conn, request.session, now)
+                            conn.commit()
                         return self.finish(request, abort.response)
+                    if httprequest.is_head:
+                        conn.rollback()
+                        return response
                     self.sessions.save(conn, request.session, now)
                     self.sweep(conn, now)
-                    transaction.commit()
+                    conn.commit()
+                    request.run_after_commit()
                     return self.finish(request, response)
                 except BaseException:
-                    if transaction.is_active:
-                        transaction.rollback()
+                    conn.rollback()
                     raise
         except DBAPIError as exc:
             if database_unavailable(exc):
@@ -188,9 +225,7 @@ class Application:
             return self.error_page(request, InternalServerError())
 
     def process(self, request: Request) -> Response:
-        request.httprequest.check_query()
         routing, method, args = self.match(request)
-        request.routing = routing
         self.check_csrf(request, routing)  # first: a forged POST is a 403, never a redirect
         self.authenticate(request, routing)
         self.check_identity(request, routing)
@@ -202,9 +237,7 @@ class Application:
             return
         self._swept_at = now
         self.sessions.vacuum(conn, now)
-        conn.execute(sa.delete(throttle_table).where(
-            throttle_table.c.locked_until < now,
-            throttle_table.c.updated_at < now - THROTTLE_MEMORY))
+        throttle.forget_quiet(conn, now, THROTTLE_MEMORY)
 
     def load_session(self, conn: Any, httprequest: WerkzeugRequest, now: float) -> Session:
         session = self.sessions.load(conn, httprequest.cookies.get(COOKIE_NAME), now)
@@ -247,7 +280,7 @@ class Application:
             raise _Abort(request.redirect_query("/web/login", redirect=target))
 
     def check_csrf(self, request: Request, routing: Routing) -> None:
-        if request.httprequest.method in STATE_CHANGING and routing.csrf:
+        if request.httprequest.method == "POST" and routing.csrf:
             token = request.httprequest.form.get("csrf_token")
             if not request.validate_csrf(token):
                 _logger.warning("CSRF token refused on %s", request.httprequest.path)
@@ -277,7 +310,7 @@ class Application:
         secure = request.is_secure
         sid = request.session.sid
         cookie = request.httprequest.cookies.get(COOKIE_NAME)
-        if sid and request.session._loaded_sid == sid and sid != cookie:
+        if sid and request.session.loaded_sid == sid and sid != cookie:
             response.set_cookie(COOKIE_NAME, sid or "", httponly=True, samesite="Lax",
                                 secure=secure, path="/")
         for name, value, max_age in request.cookies:

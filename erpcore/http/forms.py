@@ -3,10 +3,14 @@
 Werkzeug reads a malformed body as an empty form, and keeps bytes that are
 not UTF-8 as ``%XX`` escapes in the values. A controller would then act on
 a form that is not what was sent; here both are a Bad Request instead, so
-the pipeline answers 400 and the transaction changes nothing. So is a NUL
-character, which no form field means and PostgreSQL cannot store. (Multipart
-fields are still decoded with replacement characters, as Werkzeug does:
-the server's own forms are all URL-encoded.)
+the pipeline answers 400 before touching the database. So is a NUL
+character, which no form field means and PostgreSQL cannot store.
+
+Only POST requests have a form: a body sent with GET or HEAD is ignored.
+HEAD is handled as GET (:attr:`HttpRequest.is_head`); the response's body is
+dropped by Werkzeug. Multipart fields are decoded by Werkzeug's own parser
+(with replacement characters for bytes that are not UTF-8: the server's own
+forms are all URL-encoded). Only Werkzeug's public API is used.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from urllib.parse import parse_qsl
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 from werkzeug.wrappers import Request as WerkzeugRequest
+
+URLENCODED = "application/x-www-form-urlencoded"
 
 
 class StrictFormDataParser(FormDataParser):
@@ -29,27 +35,43 @@ class StrictFormDataParser(FormDataParser):
     def parse(self, stream: IO[bytes], mimetype: str, content_length: int | None,
               options: dict[str, str] | None = None) -> Any:
         try:
-            stream, form, files = super().parse(stream, mimetype, content_length, options)
+            if mimetype == URLENCODED:
+                stream, form, files = self._parse_strict(stream, content_length)
+            else:
+                stream, form, files = super().parse(stream, mimetype, content_length, options)
         except ValueError as exc:  # includes UnicodeDecodeError
             raise BadRequest("malformed form data") from exc
         if any("\x00" in key or "\x00" in value for key, value in form.items(multi=True)):
             raise BadRequest("NUL character in form data")
         return stream, form, files
 
-    def _parse_urlencoded(self, stream: IO[bytes], mimetype: str, content_length: int | None,
-                          options: dict[str, str]) -> Any:
-        if (self.max_form_memory_size is not None and content_length is not None
-                and content_length > self.max_form_memory_size):
+    def _parse_strict(self, stream: IO[bytes], content_length: int | None) -> Any:
+        limit = self.max_form_memory_size
+        if limit is not None and content_length is not None and content_length > limit:
             raise RequestEntityTooLarge()
-        items = parse_qsl(stream.read().decode("utf-8"), keep_blank_values=True,
+        body = stream.read() if limit is None else stream.read(limit + 1)
+        if limit is not None and len(body) > limit:
+            raise RequestEntityTooLarge()
+        items = parse_qsl(body.decode("utf-8"), keep_blank_values=True,
                           encoding="utf-8", errors="strict")
         return stream, self.cls(items), self.cls()
 
 
 class HttpRequest(WerkzeugRequest):
-    """Werkzeug's request with :class:`StrictFormDataParser`."""
+    """Werkzeug's request with :class:`StrictFormDataParser`, HEAD seen as GET."""
 
     form_data_parser_class = StrictFormDataParser
+
+    def __init__(self, environ: dict, *args: Any, **kwargs: Any):
+        super().__init__(environ, *args, **kwargs)
+        #: a HEAD request, which controllers see as GET (:attr:`method`)
+        self.is_head = self.method == "HEAD"
+        if self.is_head:
+            self.method = "GET"
+
+    @property
+    def want_form_data_parsed(self) -> bool:
+        return self.method == "POST"
 
     def check_query(self) -> None:
         """A NUL character in the query string is a 400, as in a form."""

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,12 +23,13 @@ from werkzeug.utils import redirect as _redirect
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response
 
-from erpcore.http.session import Session
+from erpcore.http import devices
+from erpcore.http.session import Session, end_sessions
 
 if TYPE_CHECKING:
-    from erpcore.http.controllers import Routing
     from erpcore.orm.environment import Environment
-    from erpcore.orm.registry import Registry
+    from erpcore.orm.models import BaseModel
+    from erpcore.registry import Registry
     from erpcore.server import Server
 
 _logger = logging.getLogger(__name__)
@@ -43,9 +45,9 @@ class Request:
         self.session = session
         #: the time of this request (injected clock); use it, not time.time()
         self.now = now
-        self.routing: Routing | None = None
         #: cookies to set on the response, as (name, value, max_age) triples
         self.cookies: list[tuple[str, str, int | None]] = []
+        self._after_commit: list[Callable[[], None]] = []
 
     # -- input -----------------------------------------------------------------
 
@@ -87,7 +89,7 @@ class Request:
         return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
 
     def validate_csrf(self, token: str | None) -> bool:
-        if not token or "csrf_secret" not in self.session.data:
+        if not token or "csrf_secret" not in self.session:
             return False
         return hmac.compare_digest(token.encode("utf-8", "replace"), self.csrf_token().encode())
 
@@ -131,37 +133,71 @@ class Request:
     def set_cookie(self, name: str, value: str, max_age: int | None) -> None:
         self.cookies.append((name, value, max_age))
 
-    def company_name(self) -> str:
-        from erpcore.db import get_parameter
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call *callback* once the request's work is committed (not if it is rolled back)."""
+        self._after_commit.append(callback)
 
-        return get_parameter(self.env.conn, "base.company_name", "") or "erpcore"
+    def run_after_commit(self) -> None:
+        for callback in self._after_commit:
+            try:
+                callback()
+            except Exception:  # the request's work stands: report, do not fail it
+                _logger.exception("after-commit task failed")
+
+    def company_name(self) -> str:
+        return self.env.setting("base.company_name") or "erpcore"
 
     # -- signing in --------------------------------------------------------------
 
-    def start_mfa(self, uid: int, mfa_url: str) -> Response:
+    def known_device(self, login: str) -> str | None:
+        """The id of this browser's proof of a past sign-in to *login* (a device cookie)."""
+        key = self.registry.keyring.derive("device")
+        return devices.known_device(key, self.httprequest.cookies.get(devices.COOKIE), login)
+
+    def start_mfa(self, uid: int, mfa_url: str, redirect: str = "") -> Response:
         """Half-sign *uid* in: the password was right, a second factor is due at *mfa_url*."""
-        self.session.data.pop("uid", None)
+        self.session.clear(fresh=True)
         self.session["pre_uid"] = uid
         self.session["pre_login_at"] = self.now
         self.session["mfa_url"] = mfa_url
         self.session["identity_checked_at"] = self.now
-        self.session.rotate(fresh=True)
+        self.session["redirect"] = redirect
         return self.redirect(mfa_url)
 
-    def finish_login(self, uid: int, redirect: str | None = None) -> Response:
-        """Sign *uid* in fully (both factors done), with a new session id."""
-        checked = self.session.get("identity_checked_at", self.now)
-        lang = self.session.get("lang")
+    def finalize_sign_in(self, user: BaseModel, redirect: str | None = None) -> Response:
+        """Sign *user* in fully, every factor done: the one way a sign-in ends.
+
+        Records the sign-in on the user (:meth:`res.users._login_values`, one
+        write), gives the session a new id, marks this browser as one that
+        signed in to this login (:mod:`erpcore.http.devices`), and goes to
+        *redirect*, else where the sign-in was headed when it began.
+        """
+        user = user.sudo()
+        user.write(user._login_values(self.now))
+        session = self.session
+        target = redirect if redirect is not None else session.get("redirect")
+        checked = session.get("identity_checked_at", self.now)
         # straight from the password: fresh; after a second factor, the half-signed-in
         # session must still exist (a password reset meanwhile has ended it)
-        self.session.clear(fresh=not self.session.pre_uid)
-        self.session["uid"] = uid
-        self.session["login_at"] = self.now
-        self.session["identity_checked_at"] = checked
-        if lang:
-            self.session["lang"] = lang
-        self.env = self.env(uid=uid, su=False)
-        return self.redirect(safe_redirect(redirect))
+        session.clear(fresh=not session.pre_uid)
+        session["uid"] = user.id
+        session["login_at"] = self.now
+        session["identity_checked_at"] = checked
+        key = self.registry.keyring.derive("device")
+        cookie = devices.remember(key, self.httprequest.cookies.get(devices.COOKIE), user.login)
+        self.set_cookie(devices.COOKIE, cookie, max_age=devices.LIFETIME)
+        self.env = self.env(uid=user.id, su=False)
+        _logger.info("user %s signed in", user.id)
+        return self.redirect(safe_redirect(target))
+
+    def end_other_sessions(self) -> None:
+        """Sign the current user out everywhere but here, and give this session a new id.
+
+        For a change that password-only sessions must not outlive: a second
+        factor turned on, new recovery codes.
+        """
+        end_sessions(self.env.conn, [self.session.uid], keep=self.session)
+        self.session.rotate()
 
     def logout(self) -> None:
         self.session.clear()

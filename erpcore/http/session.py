@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,38 +34,44 @@ def _hash(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-class Session:
+class Session(MutableMapping[str, Any]):
+    """The data of one session: a mapping that knows whether it changed."""
+
     def __init__(self, sid: str | None, data: dict[str, Any] | None = None):
         #: the id in the cookie; None until the session is first saved
         self.sid = sid
-        self.data: dict[str, Any] = data or {}
+        self._data: dict[str, Any] = data or {}
         #: the id this session had when loaded, deleted when it changes
-        self._loaded_sid = sid
+        self.loaded_sid = sid
+        #: whether the data or the id changed since it was loaded or saved
         self.modified = False
         #: saved under a new id whatever happened to the old row (see :meth:`rotate`)
-        self._fresh = False
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.data[key] = value
-        self.modified = True
+        self.fresh = False
 
     def __getitem__(self, key: str) -> Any:
-        return self.data[key]
+        return self._data[key]
 
-    def pop(self, key: str, default: Any = None) -> Any:
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value
         self.modified = True
-        return self.data.pop(key, default)
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+        self.modified = True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
     @property
     def uid(self) -> int | None:
-        return self.data.get("uid")
+        return self._data.get("uid")
 
     @property
     def pre_uid(self) -> int | None:
-        return self.data.get("pre_uid")
+        return self._data.get("pre_uid")
 
     def rotate(self, fresh: bool = False) -> None:
         """Give the session a new id and a new CSRF secret (privilege change).
@@ -74,20 +81,34 @@ class Session:
         (changing one's own password signs out every session, this one too).
         """
         self.sid = secrets.token_urlsafe(32)
-        self.data["csrf_secret"] = secrets.token_hex(32)
-        self.modified = True
-        self._fresh = fresh
+        self["csrf_secret"] = secrets.token_hex(32)
+        self.fresh = fresh
 
     def clear(self, fresh: bool = False) -> None:
         """Forget everything, then rotate: used at sign-out and sign-in."""
-        self.data = {}
+        self._data = {}
         self.rotate(fresh)
 
     def csrf_secret(self) -> str:
-        if "csrf_secret" not in self.data:
-            self.data["csrf_secret"] = secrets.token_hex(32)
-            self.modified = True
-        return self.data["csrf_secret"]
+        if "csrf_secret" not in self._data:
+            self["csrf_secret"] = secrets.token_hex(32)
+        return self._data["csrf_secret"]
+
+    def to_json(self) -> str:
+        return json.dumps(self._data)
+
+
+def end_sessions(conn: Connection, uids: list[int], keep: Session | None = None) -> None:
+    """Sign *uids* out everywhere, half-signed-in sessions included (but *keep*).
+
+    The one way a user's sessions end: a new password, an archived account,
+    a second factor turned on. A request of such a session still running
+    does not bring it back (:meth:`SessionStore.save`).
+    """
+    query = sa.delete(S).where(S.c.uid.in_(uids))
+    if keep is not None and keep.loaded_sid:
+        query = query.where(S.c.sid_hash != _hash(keep.loaded_sid))
+    conn.execute(query)
 
 
 class SessionStore:
@@ -128,38 +149,31 @@ class SessionStore:
         if session.sid is None:
             session.sid = secrets.token_urlsafe(32)
         values = {
-            "data": json.dumps(session.data),
+            "data": session.to_json(),
             # a half-signed-in session is its user's too: signing out everywhere ends it
             "uid": session.uid or session.pre_uid,
             "expires_at": self._expiry(session, now),
         }
         key = _hash(session.sid)
-        if session._loaded_sid == session.sid:
+        if session.loaded_sid == session.sid:
             alive = conn.execute(sa.update(S).where(S.c.sid_hash == key).values(**values))
         else:
             alive = None
-            if session._loaded_sid:
+            if session.loaded_sid:
                 alive = conn.execute(
-                    sa.delete(S).where(S.c.sid_hash == _hash(session._loaded_sid)))
-            if alive is None or alive.rowcount or session._fresh:
+                    sa.delete(S).where(S.c.sid_hash == _hash(session.loaded_sid)))
+            if alive is None or alive.rowcount or session.fresh:
                 conn.execute(sa.insert(S).values(sid_hash=key, **values))
                 alive = None
         if alive is not None and not alive.rowcount:
             return  # ended elsewhere meanwhile: leave it ended
-        session._loaded_sid = session.sid
-        session.modified = session._fresh = False
+        session.loaded_sid = session.sid
+        session.modified = session.fresh = False
 
     def touch(self, conn: Connection, session: Session, now: float) -> None:
         """Extend a signed-in session's idle expiry, at most once a minute."""
         if session.uid and now - session.get("touched_at", 0) > 60:
             session["touched_at"] = now
-
-    def delete_user_sessions(self, conn: Connection, uid: int, keep: Session | None = None) -> None:
-        """Sign *uid* out everywhere (but in *keep*), e.g. after a password change."""
-        query = sa.delete(S).where(S.c.uid == uid)
-        if keep is not None and keep.sid:
-            query = query.where(S.c.sid_hash != _hash(keep.sid))
-        conn.execute(query)
 
     def vacuum(self, conn: Connection, now: float) -> int:
         return conn.execute(sa.delete(S).where(S.c.expires_at < now)).rowcount

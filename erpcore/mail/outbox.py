@@ -9,9 +9,10 @@
 A claim takes a lease: ``claimed_until`` in the future and a random
 ``claim_token``. On PostgreSQL the candidates are read with
 ``FOR UPDATE SKIP LOCKED`` (two senders never wait on each other, nor pick
-the same row); on SQLite the claiming transaction holds the database's write
-lock (``BEGIN IMMEDIATE``), so the read and the conditional UPDATE are one
-step. A sender that dies after its claim leaves the lease to expire, after
+the same row); on SQLite the UPDATE that takes the lease repeats the
+conditions under the database's write lock, so a row another sender
+claimed since the read is not taken (the claim's rows are read back by
+their token). A sender that dies after its claim leaves the lease to expire, after
 which the message is claimed again: sent twice at worst, never lost. Only
 the holder of the token can close the claim.
 """

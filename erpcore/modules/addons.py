@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from erpcore import db
 from erpcore.modules.manifest import Manifest, ManifestError, read_manifest
 
 _logger = logging.getLogger(__name__)
@@ -145,3 +149,11 @@ def check_external_dependencies(addon: Addon) -> None:
     for module in addon.manifest.external_dependencies.get("python", ()):
         if importlib.util.find_spec(module) is None:
             raise AddonError(f"addon {addon.name!r} needs the Python module {module!r}")
+
+
+def installed_names(conn: Connection, available: dict[str, Addon]) -> list[str]:
+    """The installed addons, in dependency order (addons gone from disk are skipped)."""
+    t = db.modules_table
+    names = conn.execute(sa.select(t.c.name).where(t.c.state == "installed")).scalars()
+    present = [n for n in names if n in available]
+    return dependency_order(sorted(present), available)

@@ -1,4 +1,4 @@
-"""Installing and uninstalling addons: each in one transaction.
+"""Creating a database, and installing and uninstalling addons: each in one transaction.
 
 Install resolves dependencies, builds the registry the database will have,
 creates the new tables and columns, writes the addons' records and runs their
@@ -12,23 +12,27 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
+import uuid
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from erpcore import db
+from erpcore.keys import Keyring, KeyringMissing
 from erpcore.modules.addons import (
     Addon,
     AddonError,
     check_external_dependencies,
     dependency_order,
+    installed_names,
 )
 from erpcore.modules.data import load_records
 from erpcore.orm.environment import Environment
-from erpcore.orm.registry import Registry
 
 if TYPE_CHECKING:
+    from erpcore.registry import Registry
     from erpcore.server import Server
 
 _logger = logging.getLogger(__name__)
@@ -37,12 +41,37 @@ _logger = logging.getLogger(__name__)
 CORE_ADDONS = ("base", "web")
 
 
-def installed_names(conn: Connection, available: dict[str, Addon]) -> list[str]:
-    """The installed addons, in dependency order (addons gone from disk are skipped)."""
-    t = db.modules_table
-    names = conn.execute(sa.select(t.c.name).where(t.c.state == "installed")).scalars()
-    present = [n for n in names if n in available]
-    return dependency_order(sorted(present), available)
+def create_database(server: Server, admin_password: str | None = None,
+                    password_rounds: int | None = None) -> str:
+    """Create the database: system tables, ``base`` and ``web``, the administrator.
+
+    The keyring is made here and only here, with the database it seals (unless
+    the data directory or ``ERPCORE_SECRET_KEYS`` already holds one), and the
+    database records which keys it uses. *password_rounds* sets the
+    ``base.password_rounds`` setting before any password is hashed. Returns
+    the administrator's password (random unless given).
+    """
+    try:
+        server.keyring  # noqa: B018 - loads it
+    except KeyringMissing:
+        Keyring.generate(server.config.keyring_path).save()
+    with server.transaction() as conn:
+        db.create_system_tables(conn)
+        db.set_parameter(conn, "database.uuid", str(uuid.uuid4()))
+        db.set_parameter(conn, "base.company_name", "My Company")
+        server.record_keys(conn)
+        install(server, conn, ["base", "web"])
+        password = admin_password or secrets.token_urlsafe(12)
+        env = Environment(server.registry(conn), conn, None, su=True)
+        if password_rounds is not None:
+            env.registry.settings.set(conn, "base.password_rounds", password_rounds)
+        env["res.users"].create({
+            "login": "admin",
+            "name": "Administrator",
+            "password": password,
+            "group_ids": [env.ref("base.group_user").id, env.ref("base.group_system").id],
+        })
+    return password
 
 
 def _set_state(conn: Connection, addon: Addon, state: str) -> None:
@@ -69,11 +98,16 @@ def _run_hook(addon: Addon, hook: str, env: Environment) -> None:
 
 
 def sync_schema(conn: Connection, registry: Registry) -> None:
-    """Create the registry's missing tables and add its missing columns."""
+    """Create the registry's missing tables and add its missing columns.
+
+    A column added to a table that has rows is filled with its field's
+    default, so existing records read and compare as new ones would.
+    """
     inspector = sa.inspect(conn)
     existing = set(inspector.get_table_names())
     registry.metadata.create_all(conn)
     preparer = conn.dialect.identifier_preparer
+    fields_by_table = {model._table: model._fields for model in registry.models.values()}
     for table in registry.metadata.sorted_tables:
         if table.name not in existing:
             continue
@@ -93,6 +127,9 @@ def sync_schema(conn: Connection, registry: Registry) -> None:
             )
             if column.index:
                 sa.Index(f"ix_{table.name}_{column.name}", column).create(conn)
+            field = fields_by_table.get(table.name, {}).get(column.name)
+            if field is not None and field.default is not None and not callable(field.default):
+                conn.execute(sa.update(table).values({column.name: field.to_db(field.default)}))
 
 
 def drop_schema(conn: Connection, old: Registry, new: Registry) -> None:

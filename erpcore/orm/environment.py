@@ -18,7 +18,7 @@ from erpcore.orm.exceptions import AccessError
 if TYPE_CHECKING:
     from erpcore.orm.fields import Field
     from erpcore.orm.models import BaseModel
-    from erpcore.orm.registry import Registry
+    from erpcore.registry import Registry
 
 SUPERUSER_ID = 1
 
@@ -70,7 +70,12 @@ class Environment:
 
     @property
     def config(self) -> Any:
+        """The server's configuration (:class:`erpcore.config.Config`)."""
         return self.registry.config
+
+    def setting(self, key: str) -> Any:
+        """The value of the setting *key* that an installed addon declares."""
+        return self.registry.settings.get(self.conn, key)
 
     def _(self, message: str, **params: Any) -> str:
         """*message* translated into this environment's language, then formatted."""

@@ -31,14 +31,12 @@ class Field:
         default: Any = None,
         groups: str | None = None,
         index: bool = False,
-        help: str | None = None,  # noqa: A002 - the Odoo name
     ):
         self.string = string
         self.required = required
         self.default = default
         self.groups = groups
         self.index = index
-        self.help = help
         self.name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -98,10 +96,6 @@ class Char(Field):
         return False
 
 
-class Text(Char):
-    pass
-
-
 class Selection(Char):
     def __init__(self, selection: list[tuple[str, str]], string: str | None = None, **kw: Any):
         super().__init__(string, **kw)
@@ -129,14 +123,6 @@ class Integer(Field):
 
     def empty(self) -> Any:
         return 0
-
-
-class Float(Field):
-    def sa_type(self) -> sa.types.TypeEngine:
-        return sa.Float()
-
-    def from_db(self, value: Any, record: BaseModel) -> Any:
-        return value if value is not None else 0.0
 
 
 class Boolean(Field):

@@ -2,7 +2,7 @@
 
 A model is a class with ``_name``; an addon extends it with a class that sets
 ``_inherit`` to that name and calls ``super()``. The registry
-(:mod:`erpcore.orm.registry`) stacks those classes in dependency order into
+(:mod:`erpcore.registry`) stacks those classes in dependency order into
 the class that is actually used. Every class is recorded here, with the addon
 that defined it, when Python imports it.
 
@@ -20,16 +20,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 
-from erpcore.modules.addons import addon_of_module
 from erpcore.orm import fields
 from erpcore.orm.exceptions import AccessError, ValidationError
 
 if TYPE_CHECKING:
     from erpcore.orm.environment import Environment
-    from erpcore.orm.registry import Registry
+    from erpcore.registry import Registry
 
-#: every model class Python has imported, by the addon that defines it
-model_classes: dict[str, list[type[BaseModel]]] = {}
+#: every model class Python has imported, in import order (the registry sorts them by addon)
+model_classes: list[type[BaseModel]] = []
 
 Domain = Sequence[tuple[str, str, Any]]
 
@@ -71,8 +70,7 @@ class BaseModel:
             return
         if "_name" not in cls.__dict__ and "_inherit" not in cls.__dict__:
             return  # an abstract helper base, not a model
-        addon = addon_of_module(cls.__module__)
-        model_classes.setdefault(addon, []).append(cls)
+        model_classes.append(cls)
 
     def __init__(self, env: Environment, ids: tuple[int, ...] = ()):
         self.env = env
@@ -129,13 +127,6 @@ class BaseModel:
     def sudo(self, flag: bool = True) -> BaseModel:
         return type(self)(self.env(su=flag), self._ids)
 
-    def with_user(self, user: BaseModel | int) -> BaseModel:
-        uid = user if isinstance(user, int) else user.id
-        return type(self)(self.env(uid=uid, su=False), self._ids)
-
-    def with_context(self, **context: Any) -> BaseModel:
-        return type(self)(self.env(context={**self.env.context, **context}), self._ids)
-
     def exists(self) -> BaseModel:
         """The records of this recordset still in the database.
 
@@ -152,9 +143,6 @@ class BaseModel:
 
     def mapped(self, name: str) -> list[Any]:
         return [getattr(rec, name) for rec in self]
-
-    def filtered(self, predicate: Any) -> BaseModel:
-        return self.browse([rec.id for rec in self if predicate(rec)])
 
     # -- access ----------------------------------------------------------------
 
@@ -324,6 +312,19 @@ class BaseModel:
                     self.env.conn.execute(
                         sa.insert(rel).values({field.column1: rid, field.column2: target})
                     )
+
+    def _unlink_once(self) -> bool:
+        """Delete this record if it is still there; whether this very call deleted it.
+
+        One conditional DELETE: of transactions racing to consume the same
+        record (a wizard submitted twice), exactly one gets True.
+        """
+        self.ensure_one()
+        self.check_access("unlink")
+        t = self._sa_table
+        deleted = self.env.conn.execute(sa.delete(t).where(t.c.id == self._ids[0])).rowcount
+        self.env.invalidate(self)
+        return deleted == 1
 
     def unlink(self) -> bool:
         if not self._ids:

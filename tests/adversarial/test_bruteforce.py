@@ -13,8 +13,8 @@ import random
 
 import pytest
 
-from auth_totp.controllers.login import ACCOUNT_THROTTLE, IP_THROTTLE
-from erpcore.throttle import Throttle
+from auth_totp.controllers.login import ACCOUNT_LIMIT, ADDRESS_LIMIT
+from erpcore.throttle import Limit
 from tests.adversarial.attack import (
     assert_clean,
     create_user,
@@ -33,13 +33,13 @@ HOUR, DAY = 3600, 86400
 P_GUESS = 3 / 10**6
 
 
-def designed_tries(throttle: Throttle, seconds: float) -> int:
+def designed_tries(throttle: Limit, seconds: float) -> int:
     """The tries *throttle* allows in *seconds* to an attacker who never waits longer
     than told: the designed number, computed from the throttle's own parameters."""
     elapsed, tries = 0.0, 0
     while elapsed < seconds:
         tries += 1
-        elapsed += throttle._wait_for(tries)
+        elapsed += throttle.wait_after(tries)
     return tries
 
 
@@ -79,7 +79,7 @@ def test_150_wrong_codes_in_an_hour_from_fresh_sessions_and_ips(exposed, backend
                 assert right.status_code == 429 and not signed_in(right)
                 right_refused += 1
         erp.clock.advance(HOUR / 150)
-    assert evaluated <= designed_tries(ACCOUNT_THROTTLE, HOUR)
+    assert evaluated <= designed_tries(ACCOUNT_LIMIT, HOUR)
     assert refused == 150 - evaluated and right_refused >= 5
     MEASURED.setdefault(backend, {})["150 wrong codes in 1 h, codes checked"] = evaluated
 
@@ -95,7 +95,7 @@ def test_guesses_per_hour_and_per_day_for_an_attacker_who_waits_exactly(exposed,
     while erp.clock() - start < DAY:
         n += 1
         # (a throttle that never waits would keep the clock still: stop well past the design)
-        assert n <= 2 * designed_tries(ACCOUNT_THROTTLE, DAY), "no wait ever came"
+        assert n <= 2 * designed_tries(ACCOUNT_LIMIT, DAY), "no wait ever came"
         response = guess(erp, n, wrong_code(secret, erp.clock(), rng))
         assert response.status_code == 401, "an attacker who waits as told is never refused"
         checked.append(erp.clock() - start)
@@ -108,8 +108,8 @@ def test_guesses_per_hour_and_per_day_for_an_attacker_who_waits_exactly(exposed,
     per_hour = sum(1 for t in checked if t < HOUR)
     per_day = len(checked)
     later_hour = sum(1 for t in checked if DAY - HOUR <= t < DAY)
-    assert per_hour == designed_tries(ACCOUNT_THROTTLE, HOUR) == 11
-    assert per_day == designed_tries(ACCOUNT_THROTTLE, DAY) == 34
+    assert per_hour == designed_tries(ACCOUNT_LIMIT, HOUR) == 11
+    assert per_day == designed_tries(ACCOUNT_LIMIT, DAY) == 34
     assert later_hour <= 1
     # the wait is over: the owner of the account still gets in
     assert signed_in(guess(erp, 0, code(secret, erp)))
@@ -126,9 +126,9 @@ def test_guesses_per_hour_and_per_day_for_an_attacker_who_waits_exactly(exposed,
 
 def victims(erp, handed_out) -> dict[str, tuple[str, bytes]]:
     """Enough accounts with 2FA to reach the per-IP limit with 4 guesses each."""
-    per_account = ACCOUNT_THROTTLE.max_failures - 1
+    per_account = ACCOUNT_LIMIT.max_failures - 1
     found = {}
-    for i in range(-(-IP_THROTTLE.max_failures // per_account)):
+    for i in range(-(-ADDRESS_LIMIT.max_failures // per_account)):
         login, password = f"victim{i}", f"victim-pass-{i}"
         create_user(erp, login, password)
         found[login] = (password, enable(erp, login, handed_out))
@@ -136,11 +136,11 @@ def victims(erp, handed_out) -> dict[str, tuple[str, bytes]]:
 
 
 def spread_guesses(erp, accounts, ips) -> None:
-    """IP_THROTTLE.max_failures wrong codes, at most 4 per account (never an account wait)."""
+    """ADDRESS_LIMIT.max_failures wrong codes, at most 4 per account (never an account wait)."""
     rng = random.Random(20)
-    per_account = ACCOUNT_THROTTLE.max_failures - 1
+    per_account = ACCOUNT_LIMIT.max_failures - 1
     plan = [login for login in accounts for _ in range(per_account)]
-    for n, login in enumerate(plan[:IP_THROTTLE.max_failures]):
+    for n, login in enumerate(plan[:ADDRESS_LIMIT.max_failures]):
         password, secret = accounts[login]
         client = half_signed_in(erp, login, password, **{"X-Forwarded-For": ips(n)})
         assert send_code(client, wrong_code(secret, erp.clock(), rng)).status_code == 401
@@ -175,10 +175,10 @@ def test_recovery_mode_shares_the_account_counter(erp2fa, handed_out):
     right TOTP code pass once recovery-code guesses started the wait."""
     erp = erp2fa
     secret = enable(erp, "demo", handed_out)
-    for n in range(ACCOUNT_THROTTLE.max_failures):
+    for n in range(ACCOUNT_LIMIT.max_failures):
         client = half_signed_in(erp)
         response = send_code(client, f"AAAA-BBBB-CCCC-{n:04d}", mode="recovery")
         assert response.status_code == 401
-    assert wait_of(response) == ACCOUNT_THROTTLE.base_wait
+    assert wait_of(response) == ACCOUNT_LIMIT.base_wait
     client = half_signed_in(erp)
     assert send_code(client, code(secret, erp)).status_code == 429

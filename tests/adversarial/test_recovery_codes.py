@@ -13,7 +13,7 @@ from tests.adversarial.attack import (
     user_id,
 )
 from tests.support import ADMIN_PASSWORD
-from tests.support_totp import code, error_text, recovery_codes_for
+from tests.support_totp import code, error_text, recovery_codes_for, regenerate
 
 
 def codes(erp, login: str, handed_out) -> list[str]:
@@ -65,7 +65,7 @@ def test_regenerating_replaces_every_code(erp2fa_sqlite, handed_out):
     client = half_signed_in(erp)
     assert signed_in(send_code(client, code(secret, erp)))
     client.get("/web")
-    page = client.post("/auth_totp/recovery/regenerate", from_page="/web/preferences")
+    page = regenerate(client)
     assert page.status_code == 200
     for value in old[:3]:
         assert send_code(half_signed_in(erp), value, mode="recovery").status_code == 401

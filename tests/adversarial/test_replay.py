@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from auth_totp.controllers.login import ACCOUNT_THROTTLE
+from auth_totp.controllers.login import ACCOUNT_LIMIT
 from tests.adversarial.attack import (
     enable,
     half_signed_in,
@@ -79,6 +79,6 @@ def test_one_recovery_code_sent_in_parallel_signs_in_once(erp2fa, handed_out):
     answers = race(clients, recovery[0], mode="recovery")
     assert sum(signed_in(a) for a in answers) == 1, [a.status_code for a in answers]
     # and once used, it never works again (past the wait the losers' failures started)
-    erp.clock.advance(ACCOUNT_THROTTLE.max_wait)
+    erp.clock.advance(ACCOUNT_LIMIT.max_wait)
     again = send_code(half_signed_in(erp), recovery[0], mode="recovery")
     assert again.status_code == 401 and "already used" in error_text(again)

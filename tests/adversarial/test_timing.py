@@ -58,7 +58,8 @@ def python_files() -> list[Path]:
 
 def equality_on_secrets(path: Path) -> list[str]:
     """``a == b`` / ``a != b`` where a side names a code, token or secret, and no side is a
-    literal (comparing with ``"recovery"`` or ``503`` is not comparing secrets)."""
+    literal or a module constant (comparing with ``"recovery"``, ``503`` or
+    ``URLENCODED`` is not comparing secrets)."""
     source = path.read_text(encoding="utf-8")
     found = []
     for node in ast.walk(ast.parse(source)):
@@ -67,7 +68,8 @@ def equality_on_secrets(path: Path) -> list[str]:
         if not any(isinstance(op, (ast.Eq, ast.NotEq)) for op in node.ops):
             continue
         operands = [node.left, *node.comparators]
-        if any(isinstance(o, ast.Constant) for o in operands):
+        if any(isinstance(o, ast.Constant) or (isinstance(o, ast.Name) and o.id.isupper())
+               for o in operands):
             continue
         text = ast.get_source_segment(source, node) or ""
         if ".c." in text:  # a SQL expression, evaluated by the database on digests

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tests.adversarial.attack import half_signed_in, send_code, signed_in
 from tests.support import ADMIN_PASSWORD, USER_PASSWORD
-from tests.support_totp import activate_through_pages, code
+from tests.support_totp import activate_through_pages, code, regenerate
 
 
 def every_flow(erp, handed_out) -> None:
@@ -27,7 +27,7 @@ def every_flow(erp, handed_out) -> None:
     assert send_code(half_signed_in(erp), code(secret, erp)).status_code == 401  # replay
     assert signed_in(send_code(half_signed_in(erp), recovery[0], mode="recovery"))
     assert not signed_in(send_code(half_signed_in(erp), recovery[0], mode="recovery"))
-    client.post("/auth_totp/recovery/regenerate", from_page="/web/preferences")
+    regenerate(client)
     new = "a-new-password-7"
     handed_out.add("password", new)
     client.post("/web/preferences/password", {"old_password": USER_PASSWORD,

@@ -73,7 +73,7 @@ def test_secure_cookie_behind_https(make_erp):
         "totp_token": code(secret, erp), "remember": "1", "csrf_token": token})
     assert step2.headers["Location"].endswith("/web")
     cookies = step2.raw.headers.getlist("Set-Cookie") + step1.raw.headers.getlist("Set-Cookie")
-    assert {c.split("=")[0] for c in cookies} == {"session_id", "td_id"}
+    assert {c.split("=")[0] for c in cookies} == {"session_id", "td_id", "device"}
     assert all("Secure" in c and "HttpOnly" in c and "SameSite=Lax" in c for c in cookies)
 
 

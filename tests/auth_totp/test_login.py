@@ -96,7 +96,7 @@ def test_anything_else_is_a_clear_failure(make_erp, bad):
                                    "Ce code de récupération n'est pas valide ou a déjà servi.")
     assert client.path() == "/web/login/totp"
     assert count_rows(erp.server, "ir_throttle",
-                      "WHERE key LIKE 'totp:%' AND failures = 1") == 1
+                      "WHERE key LIKE 'totp|U%' AND failures = 1") == 1
 
 
 def test_window_is_one_step_each_side(erp2fa):
@@ -183,7 +183,7 @@ def test_throttle_per_account_across_sessions_and_ips(make_erp, backend):
     erp.clock.advance(3601)
     client, ok = attempt(99, code(secret, erp))
     assert client.path() == "/web"
-    assert count_rows(erp.server, "ir_throttle", "WHERE key LIKE 'totp:%'") == 0
+    assert count_rows(erp.server, "ir_throttle", "WHERE key LIKE 'totp|U%'") == 0
 
 
 @pytest.mark.parametrize(("steps", "words"), [(2, "avancer d'environ 60 secondes"),

@@ -12,6 +12,7 @@ from tests.support_totp import (
     error_text,
     password_step,
     recovery_codes_for,
+    regenerate,
     submit_code,
 )
 
@@ -88,13 +89,12 @@ def test_regenerating_asks_the_password_and_replaces_all(erp2fa):
     password_step(client, "demo", USER_PASSWORD)
     submit_code(client, current_code(secret, erp2fa))
     erp2fa.clock.advance(601)
-    stale = client.post("/auth_totp/recovery/regenerate", from_page="/web/preferences",
-                        headers={"Referer": erp2fa.url + "/web/preferences"})
+    stale = regenerate(client, headers={"Referer": erp2fa.url + "/web/preferences"})
     assert client.path().startswith("/web/identity")
     assert count_rows(erp2fa.server, "auth_totp_recovery_code") == 10
     assert not CODES_RE.findall(stale.text)
     client.post("/web/identity", {"password": USER_PASSWORD, "redirect": "/web/preferences"})
-    fresh = client.post("/auth_totp/recovery/regenerate", from_page="/web/preferences")
+    fresh = regenerate(client)
     new = CODES_RE.findall(fresh.text)
     assert len(new) == 10 and not set(new) & set(old)
     assert count_rows(erp2fa.server, "auth_totp_recovery_code") == 10

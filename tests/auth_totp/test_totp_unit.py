@@ -48,18 +48,38 @@ def test_window_is_one_step_each_side():
     for offset in (-1, 0, 1):
         code = totp.code_at(key, now + offset * 30)
         assert totp.match(key, code, now) == step + offset
+        assert totp.probe(key, code, now) == totp.Probe(step=step + offset)
     for offset in (-2, 2):
         code = totp.code_at(key, now + offset * 30)
         assert totp.match(key, code, now) is None
-        assert totp.drift(key, code, now) == offset
+        assert totp.probe(key, code, now) == totp.Probe(drift=offset)
 
 
 def test_drift_is_bounded():
     key = totp.generate_secret()
     now = 1_700_000_015.0
-    assert totp.drift(key, totp.code_at(key, now + 10 * 30), now) == 10
-    assert totp.drift(key, totp.code_at(key, now - 11 * 30), now) is None
-    assert totp.drift(key, totp.code_at(key, now), now) is None  # inside the window
+    assert totp.probe(key, totp.code_at(key, now + 10 * 30), now).drift == 10
+    assert totp.probe(key, totp.code_at(key, now - 11 * 30), now) == totp.Probe()
+
+
+def test_each_step_is_computed_once_per_check(monkeypatch):
+    """A wrong code costs the 21 codes of the drift range, a right one the window's 3."""
+    import pyotp
+
+    key = totp.generate_secret()
+    now = 1_700_000_015.0
+    right = totp.code_at(key, now)
+    wrong = next(c for c in ("000000", "000001", "000002")
+                 if totp.match(key, c, now, window=totp.DRIFT_LIMIT) is None)
+    computed = []
+    original = pyotp.TOTP.generate_otp
+    monkeypatch.setattr(pyotp.TOTP, "generate_otp",
+                        lambda self, step: computed.append(step) or original(self, step))
+    totp.probe(key, wrong, now)
+    assert sorted(computed) == list(range(totp.step_at(now) - 10, totp.step_at(now) + 11))
+    computed.clear()
+    totp.probe(key, right, now)
+    assert len(computed) == 3 and len(set(computed)) == 3
 
 
 @pytest.mark.parametrize("typed", ["123456", "123 456", " 123456 ", "123-456", "123\u00a0456"])
@@ -82,6 +102,7 @@ def test_secret_is_160_bits_and_grouped_by_four():
 
 
 def test_otpauth_uri():
-    uri = totp.otpauth_uri("JBSWY3DPEHPK3PXP", "marc@example.com", "Acme & Co")
-    assert uri == ("otpauth://totp/Acme%20%26%20Co:marc@example.com?secret=JBSWY3DPEHPK3PXP"
+    uri = totp.otpauth_uri("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "marc@example.com", "Acme & Co")
+    assert uri == ("otpauth://totp/Acme%20%26%20Co:marc%40example.com"
+                   "?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
                    "&issuer=Acme%20%26%20Co&algorithm=SHA1&digits=6&period=30")

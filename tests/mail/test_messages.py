@@ -21,6 +21,7 @@ from tests.support_totp import (
     code,
     enable_totp,
     password_step,
+    regenerate,
     submit_code,
 )
 
@@ -66,7 +67,7 @@ def test_every_change_to_the_second_factor_is_mailed_to_its_owner_in_french(mail
     secret, first_codes = activate_through_pages(demo, erp, USER_PASSWORD)  # 1. on
     codes.append(code(secret, erp))
     secrets += [totp.to_base32(secret), totp.group(totp.to_base32(secret)), *first_codes]
-    page = demo.post("/auth_totp/recovery/regenerate", from_page="/web/preferences")  # 4.
+    page = regenerate(demo)  # 4.
     new_codes = CODES_RE.findall(page.text)
     assert len(new_codes) == 10
     secrets += [*new_codes, demo.cookie("session_id")]

@@ -11,7 +11,7 @@ from markupsafe import escape
 
 from erpcore.modules.addons import AddonError, discover
 from erpcore.modules.manifest import ManifestError, parse_manifest
-from erpcore.orm.registry import RegistryError
+from erpcore.registry import RegistryError
 from tests.server.helpers import ROOT, TEST_ADDONS, install, uninstall
 from tests.support import ADMIN_PASSWORD, table_dump
 

@@ -23,14 +23,15 @@ def create_2fa_user(server: Server, login: str) -> bytes:
 
     Activated with a code of the previous step, so that the current one is free.
     """
-    secret = totp.generate_secret()
     before = time.time() - totp.PERIOD
     with server.environment() as env:
         user = env["res.users"].create({
             "login": login, "name": login, "password": USER_PASSWORD,
             "group_ids": [env.ref("base.group_user").id],
         })
-        assert user._totp_enable(totp.to_base32(secret), totp.code_at(secret, before), before)
+        wizard = env["auth_totp.wizard"].start(user.id, before)
+        secret = totp.from_base32(wizard.secret)
+        assert user._totp_enable(wizard, totp.code_at(secret, before), before)
         env["auth_totp.recovery_code"].generate(user.id)
     return secret
 

@@ -63,7 +63,7 @@ def test_two_workers_on_sqlite_sign_in_in_parallel_and_accept_a_code_once(deploy
 @pytest.mark.parametrize("options, message", [
     (["--workers", "2", "--db", "sqlite://"], "an in-memory SQLite database cannot be served: "
      "use a database file or PostgreSQL"),
-    (["--workers", "-1"], "--workers must be 0 (one threaded process) or more, not -1"),
+    (["--workers", "-1"], "--workers must be 0 (one process) or more, not -1"),
 ], ids=["in-memory-sqlite", "negative-workers"])
 def test_what_workers_cannot_share_is_refused_in_one_line(tmp_path, options, message):
     result = run_erpcore("serve", *options, "--data-dir", str(tmp_path / "data"),

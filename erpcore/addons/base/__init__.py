@@ -1,3 +1,3 @@
-"""The base addon: users, groups, password hashing."""
+"""The base addon: users, groups, password hashing, the sign-in door."""
 
-from erpcore.addons.base import models  # noqa: F401
+from erpcore.addons.base import models, settings  # noqa: F401

@@ -49,8 +49,8 @@ class MailMail(Model):
 
     email_to = fields.Char("To", size=254, required=True)
     subject = fields.Char("Subject", required=True)
-    body_text = fields.Text("Text")
-    body_html = fields.Text("HTML")
+    body_text = fields.Char("Text")
+    body_html = fields.Char("HTML")
     message_id = fields.Char("Message-ID", size=255, required=True)
     #: the flood key: one message of a kind per user per window
     kind = fields.Char("Kind", size=64, index=True)
@@ -58,7 +58,7 @@ class MailMail(Model):
     #: the template and what it renders (JSON: the latest events, and how many are
     #: not listed), to render again as events join
     template = fields.Char("Template", size=128)
-    events = fields.Text("Events")
+    events = fields.Char("Events")
     state = fields.Selection(STATES, "State", default="outgoing", index=True)
     create_date = fields.Datetime("Queued")
     #: its place in the flood window; retries are given up a day after it

@@ -1,22 +1,34 @@
-"""Users: identity, password, groups, preferences, and the hooks of sign-in.
+"""Users: identity, password, groups, preferences, and the doors of sign-in.
 
-Passwords are hashed with passlib's pbkdf2_sha512 (rounds from the
-configuration); a hash made with fewer rounds than configured is upgraded at
-the next successful sign-in. Addons hook sign-in through :meth:`_mfa_url`
-and react to password changes by overriding :meth:`write`.
+Passwords are hashed with passlib's pbkdf2_sha512, with the rounds of the
+``base.password_rounds`` setting, which the server and the command line read
+from the same database; a hash made with other rounds is remade at the next
+successful sign-in. Every check of a password goes through one of two doors,
+each judged by a throttle (:mod:`erpcore.throttle`):
+
+* :meth:`ResUsers._sign_in_check`, the first factor of a sign-in, for the
+  sign-in page and the external API alike;
+* :meth:`ResUsers._check_identity`, the password asked again before a
+  sensitive action, and the current password of a password change.
+
+Addons hook sign-in through :meth:`_mfa_url`, :meth:`_check_credentials` and
+:meth:`_login_values`, and react to password changes by overriding
+:meth:`write`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import enum
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
-import sqlalchemy as sa
 from passlib.context import CryptContext
 
-from erpcore.db import session_table
+from erpcore import throttle
+from erpcore.http.session import end_sessions
 from erpcore.orm import AccessError, Model, UserError, fields
+from erpcore.throttle import Guard, Limit, login_digest, throttle_key
 
 #: languages the interface offers
 LANGUAGES = [("en", "English"), ("fr", "Français")]
@@ -38,13 +50,50 @@ def valid_email(address: str) -> bool:
     return (isinstance(address, str) and len(address) <= MAX_EMAIL_LENGTH
             and len(address.partition("@")[0]) <= 64 and _EMAIL_RE.fullmatch(address) is not None)
 
+#: one login, from browsers that never signed in to it (and from the external API),
+#: whatever the address: what bounds a distributed guesser (doc/security.md)
+LOGIN_LIMIT = Limit(max_failures=10, base_wait=60, growth=2, max_wait=3600)
+#: one login from one address: a lone guesser is stopped before the login's own limit
+LOGIN_ADDRESS_LIMIT = Limit(max_failures=5, base_wait=30, growth=2, max_wait=3600)
+#: one browser that signed in to the login before (a device cookie): its owner's typos only
+DEVICE_LIMIT = Limit(max_failures=10, base_wait=30, growth=2, max_wait=3600)
+#: one address, whatever the login; lenient, as an office shares its address
+ADDRESS_LIMIT = Limit(max_failures=50, base_wait=60, growth=2, max_wait=3600)
+#: the password asked again of a signed-in user, per user
+IDENTITY_LIMIT = Limit(max_failures=10, base_wait=60, growth=2, max_wait=3600)
+
+
+class Credential(enum.Enum):
+    """What a secret given at sign-in turned out to be."""
+
+    OK = "ok"
+    WRONG = "wrong"
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The outcome of a door: the user when the secret was right."""
+
+    #: the user, or an empty recordset when refused
+    user: ResUsers
+    #: seconds to wait before the next try (a refusal, or the wait this failure started)
+    wait: int = 0
+    #: what the secret was; None when the throttle refused the try unchecked
+    credential: Credential | None = None
+
+    @property
+    def throttled(self) -> bool:
+        return self.credential is None
+
 
 @lru_cache(maxsize=8)
 def crypt_context(rounds: int) -> CryptContext:
+    """Hashes of *rounds* rounds; any other rounds count as outdated, up or down."""
     return CryptContext(
         schemes=["pbkdf2_sha512"],
         pbkdf2_sha512__default_rounds=rounds,
         pbkdf2_sha512__min_rounds=rounds,
+        pbkdf2_sha512__max_rounds=rounds,
     )
 
 
@@ -67,7 +116,7 @@ class ResUsers(Model):
     # -- passwords ---------------------------------------------------------------
 
     def _crypt(self) -> CryptContext:
-        return crypt_context(self.env.config.password_rounds)
+        return crypt_context(self.env.setting("base.password_rounds"))
 
     def _hash_values(self, vals: dict) -> dict:
         if vals.get("password"):
@@ -107,43 +156,120 @@ class ResUsers(Model):
         result = super().write(self._hash_values(vals))
         if vals.get("password") or vals.get("active") is False:
             # a new password or an archived account signs the user out everywhere
-            self.env.conn.execute(sa.delete(session_table).where(session_table.c.uid.in_(self.ids)))
+            end_sessions(self.env.conn, self.ids)
+        if vals.get("password"):
+            # and whoever set it (the user, an administrator) gives its sign-ins a clean slate
+            key = self.env.keyring.derive("throttle")
+            for user in self.sudo():
+                throttle.clear(self.env.conn, login=login_digest(key, user.login), uid=user.id)
         return result
 
     def _check_password(self, password: str) -> bool:
-        """Whether *password* is this user's; upgrades an outdated hash."""
+        """Whether *password* is this user's; remakes a hash of other rounds.
+
+        Slow by design (the hash): never call it inside a write transaction.
+        """
         self.ensure_one()
         if not password or len(password) > MAX_PASSWORD_LENGTH:
             return False
         stored = self.sudo().password
         if not stored:
             return False
-        context = self._crypt()
-        valid, new_hash = context.verify_and_update(password, stored)
+        valid, new_hash = self._crypt().verify_and_update(password, stored)
         if valid and new_hash:
             super(ResUsers, self.sudo()).write({"password": new_hash})
         return bool(valid)
 
-    def _authenticate(self, login: str, password: str) -> ResUsers:
-        """The active user with *login* and *password*, or an empty recordset.
+    def _find_login(self, login: str) -> ResUsers:
+        """The active user with *login*, or an empty recordset."""
+        users = self.sudo()
+        if not 0 < len(login) <= MAX_LOGIN_LENGTH:
+            return users.browse()
+        return users.search([("login", "=", login), ("active", "=", True)], limit=1)
 
-        An unknown login still costs one hash, so the time taken does not tell
-        whether the login exists.
+    def _check_credentials(self, secret: str, *, interactive: bool) -> Credential:
+        """Whether *secret* signs this user in; *interactive*: from the sign-in page.
+
+        Addons extend it: API keys are good over the external API only, and a
+        user with a second factor may have to use one there.
+        """
+        return Credential.OK if self._check_password(secret) else Credential.WRONG
+
+    # -- the doors ---------------------------------------------------------------
+
+    def _sign_in_guard(self, login: str, address: str, device: str | None,
+                       now: float) -> Guard:
+        digest = login_digest(self.env.keyring.derive("throttle"), login)
+        if device:  # this browser signed in to this login before: only its own tries count
+            return Guard(now, strict=[(DEVICE_LIMIT, throttle_key(
+                "signin-device", login=digest, device=device))])
+        return Guard(
+            now,
+            strict=[(LOGIN_ADDRESS_LIMIT, throttle_key("signin", login=digest, address=address)),
+                    (LOGIN_LIMIT, throttle_key("signin", login=digest))],
+            lenient=[(ADDRESS_LIMIT, throttle_key("signin", address=address))],
+        )
+
+    def _sign_in_check(self, login: str, secret: str, *, address: str, now: float,
+                       device: str | None = None, interactive: bool = True) -> PasswordCheck:
+        """The first factor of a sign-in, page or external API: the user, or a refusal.
+
+        Guarantees: the try is counted before the secret is checked and the
+        count is committed first, so parallel tries cannot pass the limits and
+        no lock is held while the password is hashed; an unknown login costs
+        one hash too, so the time taken does not tell whether it exists.
+        *device* is the id of a device cookie proving this browser signed in
+        to *login* before: then only that browser's own failures can make it
+        wait, whatever strangers try on the login (OWASP's device cookies).
         """
         users = self.sudo()
-        user = users.search([("login", "=", login), ("active", "=", True)], limit=1) \
-            if 0 < len(login) <= MAX_LOGIN_LENGTH else users.browse()
-        if not user:
+        conn = self.env.conn
+        guard = self._sign_in_guard(login, address, device, now)
+        wait = guard.admit(conn)
+        if wait:
+            return PasswordCheck(users.browse(), wait)
+        conn.commit()
+        user = self._find_login(login)
+        if user:
+            credential = user._check_credentials(secret, interactive=interactive)
+        else:
             self._crypt().dummy_verify()
-            return user
-        return user if user._check_password(password) else users.browse()
+            credential = Credential.WRONG
+        if credential is Credential.OK:
+            guard.succeeded(conn)
+            return PasswordCheck(user, 0, credential)
+        return PasswordCheck(users.browse(), guard.failed(conn), credential)
 
-    def change_password(self, old: str, new: str) -> None:
-        """Change the current user's password after checking the old one."""
+    def _check_identity(self, password: str, *, now: float) -> PasswordCheck:
+        """This signed-in user's password, asked again: the same guarantees as sign-in."""
         self.ensure_one()
-        if not self._check_password(old):
-            raise AccessError(self.env._("The current password is wrong."))
+        conn = self.env.conn
+        guard = Guard(now, strict=[(IDENTITY_LIMIT, throttle_key("identity", uid=self.id))])
+        wait = guard.admit(conn)
+        if wait:
+            return PasswordCheck(self.browse(), wait)
+        conn.commit()
+        if self._check_password(password):
+            guard.succeeded(conn)
+            return PasswordCheck(self, 0, Credential.OK)
+        return PasswordCheck(self.browse(), guard.failed(conn), Credential.WRONG)
+
+    def change_password(self, old: str, new: str, *, now: float) -> None:
+        """Change the current user's password after checking the old one.
+
+        :raises AccessError: the old password is wrong, or the throttle waits
+            (its message says how long);
+        :raises UserError: the new password does not do.
+        """
+        self.ensure_one()
         self._validate_new_password(new)
+        check = self._check_identity(old, now=now)
+        if check.throttled:
+            raise AccessError(self.env._(
+                "Too many failed attempts. Try again in {seconds} seconds.", seconds=check.wait))
+        if not check.user:
+            raise AccessError(self.env._("The current password is wrong."))
+        self.env.conn.commit()  # the check's bookkeeping stands; no lock held while hashing
         self.sudo().write({"password": new})
 
     def _validate_new_password(self, new: str) -> None:
@@ -170,6 +296,6 @@ class ResUsers(Model):
         self.ensure_one()
         return None
 
-    def _on_login(self, now: float) -> None:
-        """Called when the user is fully signed in."""
-        self.sudo().write({"login_date": dt.datetime.fromtimestamp(now, dt.UTC)})
+    def _login_values(self, now: float) -> dict:
+        """The values written on the user when a sign-in is finished (one UPDATE)."""
+        return {"login_date": now}

@@ -7,11 +7,12 @@ import logging
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
+from erpcore import db
 from erpcore.http import Controller, Request, route
-from erpcore.modules.addons import AddonError
-from erpcore.modules.loading import install, installed_names, uninstall
+from erpcore.modules.addons import AddonError, installed_names
+from erpcore.modules.loading import install, uninstall
 from erpcore.orm import UserError
-from erpcore.orm.registry import RegistryError
+from erpcore.registry import RegistryError
 
 _logger = logging.getLogger(__name__)
 
@@ -39,8 +40,9 @@ class Apps(Controller):
         ]
         return {"addons": addons, "error": error, "message": request.params.get("message")}
 
-    @route("/web/apps/install", auth="user", methods=["POST"])
+    @route("/web/apps/install", auth="user", methods=["POST"], identity=True)
     def install(self, request: Request) -> Response:
+        # identity=True: an addon adds code that every request runs
         request.env.check_admin()
         name = request.httprequest.form.get("name", "")[:128]
         try:
@@ -60,6 +62,8 @@ class Apps(Controller):
             done = uninstall(request.server, request.env.conn, name)
         except (AddonError, RegistryError) as exc:
             return request.render("web.apps", self._values(request, str(exc)), status=400)
+        # the removed rows (an addon's secrets) must not outlive it in SQLite's log
+        request.after_commit(lambda: db.truncate_wal(request.server.engine))
         _logger.info("user %s uninstalled %s", request.env.uid, ", ".join(done))
         return request.redirect_query("/web/apps", message="uninstalled")
 

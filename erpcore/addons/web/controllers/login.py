@@ -9,16 +9,15 @@ from werkzeug.wrappers import Response
 from erpcore.addons.base.models.res_users import MAX_LOGIN_LENGTH
 from erpcore.http import Controller, Request, route
 from erpcore.http.request import safe_redirect
-from erpcore.throttle import Throttle, throttle_key
 
 _logger = logging.getLogger(__name__)
 
 MAX_FIELD_LENGTH = 4096
 
 
-def login_throttle(request: Request) -> Throttle:
-    config = request.server.config
-    return Throttle(config.login_max_failures, config.login_lockout)
+def wait_message(request: Request, seconds: int) -> str:
+    return request._("Too many failed attempts. Try again in {seconds} seconds.",
+                     seconds=seconds)
 
 
 class Session(Controller):
@@ -49,40 +48,27 @@ class Session(Controller):
             # no account has such a login: refused as wrong, without writing anything
             values["error"] = request._("Wrong login or password.")
             return None
-        conn = request.env.conn
-        throttle = login_throttle(request)
-        account = throttle_key("login", login)
-        address = throttle_key("login-ip", request.remote_addr)
-        # the account is counted before the hash (strict); the address, shared by an
-        # office behind one NAT address, only after it, so its sign-ins do not queue
-        wait = max(throttle.remaining(conn, key, request.now) for key in (account, address))
-        wait = wait or throttle.attempt(conn, account, request.now)
-        if wait:
+        check = request.env["res.users"]._sign_in_check(
+            login, password, address=request.remote_addr, now=request.now,
+            device=request.known_device(login))
+        if check.throttled:
             values["error"] = request._(
-                "Too many failed sign-ins. Try again in {seconds} seconds.", seconds=wait)
+                "Too many failed sign-ins. Try again in {seconds} seconds.", seconds=check.wait)
             values["throttled"] = True
             return None
-        user = request.env["res.users"]._authenticate(login, password)
-        if not user:
-            throttle.failure(conn, account, request.now)
-            throttle.count_failure(conn, address, request.now)
-            _logger.info("sign-in failed from %s", request.remote_addr)
+        if not check.user:
+            _logger.info("sign-in failed from %s", request.remote_addr or "?")
             values["error"] = request._("Wrong login or password.")
             return None
-        throttle.success(conn, account)
-        throttle.success(conn, address)
-        return self._after_password(request, user, values["redirect"])
+        return self._after_password(request, check.user, values["redirect"])
 
     def _after_password(self, request: Request, user, redirect: str) -> Response:
         """The password was right: ask the second factor, or sign in."""
         mfa_url = user._mfa_url()
         if mfa_url:
-            request.session["redirect"] = redirect
             _logger.info("user %s: password accepted, second factor pending", user.id)
-            return request.start_mfa(user.id, mfa_url)
-        user._on_login(request.now)
-        _logger.info("user %s signed in", user.id)
-        return request.finish_login(user.id, redirect)
+            return request.start_mfa(user.id, mfa_url, redirect)
+        return request.finalize_sign_in(user, redirect)
 
     @route("/web/session/logout", auth="public", methods=["GET", "POST"], mfa=True)
     def logout(self, request: Request) -> Response:
@@ -103,18 +89,10 @@ class Session(Controller):
         values = {"redirect": redirect, "error": None}
         if request.httprequest.method == "POST":
             password = request.httprequest.form.get("password", "")[:MAX_FIELD_LENGTH]
-            user = request.env.user
-            throttle = login_throttle(request)
-            key = throttle_key("identity", str(user.id))
-            wait = throttle.attempt(request.env.conn, key, request.now)
-            if wait:
-                values["error"] = request._(
-                    "Too many failed attempts. Try again in {seconds} seconds.", seconds=wait)
-            elif user._check_password(password):
-                throttle.success(request.env.conn, key)
+            check = request.env.user._check_identity(password, now=request.now)
+            if check.user:
                 request.session["identity_checked_at"] = request.now
                 return request.redirect(redirect)
-            else:
-                throttle.failure(request.env.conn, key, request.now)
-                values["error"] = request._("Wrong password.")
+            values["error"] = wait_message(request, check.wait) if check.throttled \
+                else request._("Wrong password.")
         return request.render("web.identity", values)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from erpcore.addons.base.models.res_users import LANGUAGES, MAX_EMAIL_LENGTH, TIMEZONES, valid_email
-from erpcore.addons.web.controllers.login import login_throttle
+from erpcore.addons.base.models.res_users import (
+    LANGUAGES,
+    MAX_EMAIL_LENGTH,
+    TIMEZONES,
+    valid_email,
+)
 from erpcore.http import Controller, Request, route
 from erpcore.orm import AccessError, UserError
-from erpcore.throttle import throttle_key
 
 MAX_FIELD_LENGTH = 256
 
@@ -76,23 +79,13 @@ class Preferences(Controller):
         form = request.httprequest.form
         new = form.get("new_password", "")
         error = None
-        conn, key = request.env.conn, throttle_key("identity", str(request.env.uid))
-        throttle = login_throttle(request)  # shared with the identity re-check
         if new != form.get("confirm_password", ""):
             error = request._("The two new passwords differ.")
-        elif wait := throttle.remaining(conn, key, request.now) or \
-                throttle.attempt(conn, key, request.now):
-            error = request._("Too many failed attempts. Try again in {seconds} seconds.",
-                              seconds=wait)
         else:
-            try:
-                request.env.user.change_password(form.get("old_password", ""), new)
-                throttle.success(conn, key)
-            except AccessError as exc:  # the current password is wrong
-                throttle.failure(conn, key, request.now)
-                error = str(exc)
-            except UserError as exc:  # the new one does not do
-                throttle.success(conn, key)
+            try:  # the current password is checked through the identity re-check's throttle
+                request.env.user.change_password(form.get("old_password", ""), new,
+                                                 now=request.now)
+            except (AccessError, UserError) as exc:
                 error = str(exc)
         if error:
             return request.render("web.preferences",

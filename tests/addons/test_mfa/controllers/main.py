@@ -18,9 +18,7 @@ class SecondFactor(Controller):
         if request.httprequest.method == "POST":
             code = request.httprequest.form.get("code", "")
             if hmac.compare_digest(code.encode(), CODE.encode()):
-                user = request.env["res.users"].sudo().browse(uid)
-                user._on_login(request.now)
-                return request.finish_login(uid, request.session.get("redirect"))
+                return request.finalize_sign_in(request.env["res.users"].browse(uid))
             error = "wrong code"
         return request.render("test_mfa.verify", {"error": error})
 

@@ -1,6 +1,8 @@
 """The registry: everything the installed addons contribute, assembled once.
 
-::
+This is the one module that depends on every part (ORM, addons, HTTP routes,
+templates, translations, settings); none of those parts imports it, so there
+is no import cycle among them::
 
     installed addons (dependency order)
         |- models       : classes stacked per _name (``_inherit`` + ``super()``)
@@ -8,7 +10,8 @@
         |- routes       : Werkzeug map from the most derived controllers
         |- templates    : QWeb engine with every template and xpath inheritance
         |- translations : gettext catalogues (i18n/*.po)
-        '- access rules : ir.model.access.csv
+        |- access rules : ir.model.access.csv
+        '- settings     : the settings the addons declare (erpcore.settings)
 
 A registry is immutable. When the set of installed addons changes, the
 sequence number in the database moves on, and every process builds a new
@@ -18,7 +21,7 @@ registry at its next request (:func:`erpcore.server.Server.registry`).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from babel.messages.pofile import read_po
@@ -26,15 +29,14 @@ from sqlalchemy.engine import Connection
 
 from erpcore import db
 from erpcore.config import Config
+from erpcore.http.routing import build_map
 from erpcore.keys import Keyring
-from erpcore.modules.addons import Addon
+from erpcore.modules.addons import Addon, addon_of_module
 from erpcore.modules.data import AccessRule, load_access_rules, load_templates
 from erpcore.orm import fields
 from erpcore.orm.models import BaseModel, model_classes
 from erpcore.qweb import QWeb
-
-if TYPE_CHECKING:
-    from werkzeug.routing import Map
+from erpcore.settings import Settings
 
 _logger = logging.getLogger(__name__)
 
@@ -65,18 +67,19 @@ class Registry:
             load_templates(addon, self.qweb)
             self.access_rules.extend(load_access_rules(addon))
             self._load_catalogues(addon)
-        from erpcore.http.routing import build_map
-
-        self.url_map: Map
         self.url_map, self.endpoints = build_map(self.installed)
+        self.settings = Settings(self.installed)
         self._xmlids: dict[str, tuple[str, int] | None] = {}
 
     # -- models ----------------------------------------------------------------
 
     def _assemble_models(self) -> None:
         chains: dict[str, list[type[BaseModel]]] = {}
+        by_addon: dict[str, list[type[BaseModel]]] = {}
+        for cls in model_classes:
+            by_addon.setdefault(addon_of_module(cls.__module__), []).append(cls)
         for addon in self.installed:
-            for cls in model_classes.get(addon, []):
+            for cls in by_addon.get(addon, []):
                 name = cls.__dict__.get("_name") or cls.__dict__.get("_inherit")
                 inherit = cls.__dict__.get("_inherit")
                 if inherit and inherit != name:
