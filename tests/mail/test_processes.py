@@ -37,8 +37,8 @@ def servers(templates, tmp_path_factory, module_smtp):
         deployment = make("postgresql")
         options = ("--smtp", "127.0.0.1", "--smtp-port", str(module_smtp.port))
         tuning = {"ERPCORE_MAIL_POLL_INTERVAL": "0.2", "ERPCORE_MAIL_LEASE": str(LEASE)}
-        a = deployment.start(workers=2, wait=False, extra_args=options, extra_env=tuning)
-        b = deployment.start(workers=0, wait=False, extra_args=options, extra_env=tuning)
+        a = deployment.start(workers=2, wait=False, extra=options, extra_env=tuning)
+        b = deployment.start(workers=0, wait=False, extra=options, extra_env=tuning)
         yield deployment, a.wait_ready(), b.wait_ready()
 
 
