@@ -97,7 +97,7 @@ def test_two_servers_share_the_outbox_and_send_each_message_once(servers, module
     assert len(a.wait_workers(2)) == 2 and b.workers() == []
     before = len(module_smtp.received)
     source = Queued(deployment)
-    ids = [queue(source, kind=f"test.shared.{n}") for n in range(24)]
+    ids = [queue(source, kind=f"test.shared.{n}") for n in range(60)]
     module_smtp.wait_for(before + len(ids), timeout=60)
     rows = wait_marked(deployment, ids)
     assert {state for _mid, state, _n in rows.values()} == {"sent"}
