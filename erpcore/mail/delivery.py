@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
+from erpcore.db import database_unavailable
 from erpcore.mail import outbox, transport
 from erpcore.mail.jobs import run_due_jobs
 from erpcore.mail.message import build_message
@@ -84,9 +86,13 @@ class MailDelivery:
                 run_due_jobs(self.server, self.server.clock())
                 if self.configured:
                     busy = self.deliver_due() >= outbox.BATCH
-            except Exception:
-                # the database may be away for a while: say so, and try again later
-                _logger.exception("mail delivery: turn failed; trying again later")
+            except Exception as exc:
+                if isinstance(exc, DBAPIError) and database_unavailable(exc):
+                    # the database is away for a while: say so in one line, try again later
+                    _logger.error("mail delivery: database unavailable (%s); trying again "
+                                  "later", exc.__class__.__name__)
+                else:
+                    _logger.exception("mail delivery: turn failed; trying again later")
             if not busy:
                 self._wake.wait(self.server.config.mail_poll_interval)
                 self._wake.clear()

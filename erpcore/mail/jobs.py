@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from erpcore.db import parameter_table
+from erpcore.db import database_unavailable, parameter_table
 from erpcore.modules.addons import addon_of_module
 
 if TYPE_CHECKING:
@@ -113,6 +113,8 @@ def run_due_jobs(server: Server, now: float) -> list[str]:
             ran.append(job.name)
         except IntegrityError:
             continue  # another process inserted its first run at the same moment
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, DBAPIError) and database_unavailable(exc):
+                raise  # the caller says so once, in one line
             _logger.exception("periodic job %s failed; it will be tried again", job.name)
     return ran
