@@ -14,6 +14,7 @@
         "views/preferences.xml",
         "views/settings.xml",
         "views/users.xml",
+        "views/mail_templates.xml",
     ],
     "external_dependencies": {"python": ["qrcode", "PIL", "cryptography"]},
     "license": "LGPL-3",

@@ -83,11 +83,16 @@ class TotpUsers(Users):
         self._audit(request, user, "invited", "mail" if mailed else "link")
         if mailed:
             return request.redirect_query("/web/users", message="invited")
+        if request.env.config.smtp_server:  # mail goes out, but this user has no address
+            text = request._("{name} has no email address, so no invitation was sent. Give "
+                             "them this link: once signed in, it leads to the setup of "
+                             "two-factor authentication.", name=user.name)
+        else:
+            text = request._("Mail is not configured, so no invitation was sent. Give "
+                             "{name} this link: once signed in, it leads to the setup of "
+                             "two-factor authentication.", name=user.name)
         return request.render("web.users", self._values(request, totp_invite={
-            "text": request._("Mail is not configured, so no invitation was sent. Give "
-                              "{name} this link: once signed in, it leads to the setup of "
-                              "two-factor authentication.", name=user.name),
-            "link": request.httprequest.host_url + "auth_totp/setup"}))
+            "text": text, "link": request.httprequest.host_url + "auth_totp/setup"}))
 
     def _audit(self, request: Request, user, event: str, detail: str) -> None:
         request.env["auth_totp.event"].record(

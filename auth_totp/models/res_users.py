@@ -56,6 +56,9 @@ class ResUsers(Model):
     #: when the policy began to require 2FA of this user: the policy was set, the
     #: account created, or an administrator reset their 2FA, whichever is last
     totp_grace_start = fields.Datetime("2FA grace period from")
+    #: the deadline the reminder mails sent so far were about, and how many were sent
+    totp_reminded_for = fields.Datetime("2FA deadline reminded")
+    totp_reminders = fields.Integer("2FA deadline reminders sent", default=0)
 
     @property
     def totp_enabled(self) -> bool:
@@ -247,6 +250,23 @@ class ResUsers(Model):
                 found[user.id] = deadline
         return found
 
+    def _totp_deadlines_between(self, start: float, end: float) -> dict[int, dt.datetime]:
+        """The deadlines in (*start*, *end*] of the active users the policy requires 2FA
+        of who have not turned it on, by user id: one search, whatever the number of users
+        (the reminder job runs in a transaction of its own and must stay short)."""
+        level = self.env.setting(POLICY.key)
+        if level == "optional":
+            return {}
+        grace_hours = self.env.setting(GRACE_HOURS.key)
+        grace = grace_hours * 3600
+        domain = [("active", "=", True), ("totp_secret", "=", None),
+                  ("totp_grace_start", ">", start - grace),
+                  ("totp_grace_start", "<=", end - grace)]
+        if level == "admins":
+            domain.append(("group_ids", "in", [self.env.ref("base.group_system").id]))
+        return {user.id: policy.deadline(user.totp_grace_start, grace_hours)
+                for user in self.sudo().search(domain)}
+
     def _totp_set_policy(self, level: str, grace_hours: int, *, now: float,
                          actor_id: int | None, ip: str, detail: str = "") -> bool:
         """Set the policy to *level* with *grace_hours*; returns whether anything changed.
@@ -277,16 +297,35 @@ class ResUsers(Model):
             detail=f"{detail}: {summary}" if detail else summary)
         return True
 
-    def _totp_invite(self, admin, now: float) -> bool:
-        """Invite this user to turn 2FA on; returns whether a mail was queued.
+    # -- mail the policy sends ------------------------------------------------------------
 
-        The mail issue sends the invitation mail here (linking to the setup
-        in Préférences, never signing anyone in) and returns True once it is
-        queued. Without outgoing mail nothing is sent: False, and the page
-        shows the administrator the link to give the user.
+    def _totp_invite(self, admin, now: float) -> bool:
+        """Invite this user, by mail, to turn 2FA on; *admin* is named in it. Returns
+        whether a mail was queued.
+
+        The mail links to Préférences; it signs no one in. Without outgoing
+        mail (no SMTP server: the outbox would keep it unsent), or without an
+        address, nothing is queued: False, and the page shows the
+        administrator the link to give the user.
         """
         self.ensure_one()
-        return False
+        if not self.env.config.smtp_server:
+            return False
+        return bool(self.env["mail.mail"]._queue(
+            self.sudo(), "auth_totp.invitation", "auth_totp.mail_invitation",
+            {"at": now, "admin": admin.sudo().name}, now=now))
+
+    def _totp_deadline_reminder(self, deadline: dt.datetime | float, now: float) -> None:
+        """Tell each of these users, by mail, that 2FA is required from *deadline* on.
+
+        *deadline* is a timestamp or a naive UTC datetime; the mail shows it in
+        the user's time zone. The caller sends it once at each reminder date.
+        """
+        when = deadline if isinstance(deadline, (int, float)) else \
+            deadline.replace(tzinfo=deadline.tzinfo or dt.UTC).timestamp()
+        for user in self.sudo():
+            user.env["mail.mail"]._queue(user, "auth_totp.deadline", "auth_totp.mail_deadline",
+                                         {"at": now, "deadline": when}, now=now)
 
     def write(self, vals: dict) -> bool:
         promoted = self.browse()

@@ -1,1 +1,1 @@
-from erpcore.addons.base.models import res_groups, res_users  # noqa: F401
+from erpcore.addons.base.models import mail_mail, res_groups, res_users  # noqa: F401
