@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy.exc import DBAPIError
 
-from erpcore.cli import builtin  # noqa: F401 - registers the built-in commands
+from erpcore.cli import apikey, builtin  # noqa: F401 - registers the built-in commands
 from erpcore.cli.command import Command, CommandError, command_classes
 from erpcore.config import Config, default_data_dir
 from erpcore.db import DatabaseURLError, is_initialised

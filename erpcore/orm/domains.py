@@ -143,7 +143,7 @@ def _many2many(model: BaseModel, field: fields.Many2many, operator: str, value: 
 def _value(model: BaseModel, name: str, field: fields.Field | None, operator: str,
            value: Any) -> Any:
     """*value* checked for *field* and *operator*, in the form its column compares with."""
-    where = f"{model._name}.{name} {operator}"
+    where = f"in ({name!r}, {operator!r}, ...) on {model._name}"
     if operator in ("in", "not in"):
         if not isinstance(value, (list, tuple)):
             raise DomainError(f"{where}: the value is a list")

@@ -26,6 +26,8 @@ class Preferences(Controller):
             "message": request.params.get("message"),
             "error": None,
             "password_error": None,
+            "apikeys": request.env["res.users.apikeys"]._owned_by(user.id),
+            "now": request.now,
         }
         base.update(values)
         return base
