@@ -44,7 +44,8 @@ def call(env: Any, model_name: Any, method: Any, args: Any, kwargs: Any) -> Any:
     handler = METHODS.get(method) if isinstance(method, str) else None
     if handler is None or (method == "context_get" and model_name != "res.users"):
         offered = ", ".join(name for name in METHODS if name != "context_get")
-        raise InvalidCall(f"unknown method {model_name}.{_short(method)}; offered: {offered}")
+        raise InvalidCall(f"unknown method {model_name}.{_short(method, bare=True)}; "
+                          f"offered: {offered}")
     if not isinstance(args, list):
         raise InvalidCall("args is a list of positional arguments")
     if not isinstance(kwargs, dict):
@@ -61,8 +62,15 @@ def call(env: Any, model_name: Any, method: Any, args: Any, kwargs: Any) -> Any:
 
 def signature_of(handler: Callable) -> str:
     """The arguments of *handler* as a caller gives them (without the model)."""
-    parameters = list(inspect.signature(handler).parameters.values())[1:]
-    return "(" + ", ".join(str(p) for p in parameters) + ")"
+    shown = []
+    for parameter in list(inspect.signature(handler).parameters.values())[1:]:
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            shown.append(f"*{parameter.name}")
+        elif parameter.default is parameter.empty:
+            shown.append(parameter.name)
+        else:
+            shown.append(f"{parameter.name}={parameter.default!r}")
+    return "(" + ", ".join(shown) + ")"
 
 
 # -- the methods -------------------------------------------------------------------------

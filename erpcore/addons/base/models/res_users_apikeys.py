@@ -159,7 +159,7 @@ class ResUsersApikeys(Model):
         """Delete these keys (each by one conditional DELETE, so a key revoked twice
         at once is audited once); returns how many this call revoked."""
         done = 0
-        for key in self.sudo():
+        for key in self.sudo().exists():
             name, owner = key.name, key.user_id.id
             if key._unlink_once():
                 done += 1
