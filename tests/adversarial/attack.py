@@ -21,6 +21,11 @@ TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/')
 THROTTLE_TABLE = "ir_throttle"
 #: audit events a refused attempt legitimately adds (DESIGN section 6: every failure is logged)
 FAILURE_EVENTS = ("failure", "reuse", "lockout")
+#: the external API (DESIGN section 4): no CSRF token, as scripts have no form; each call
+#: names its user and secret, the session counts for nothing, and a browser's form post
+#: is refused for its content type (XML-RPC: a fault; JSON: 415)
+EXTERNAL_API = {"/xmlrpc/2/<service>", "/jsonrpc", "/web/webclient/version_info",
+                "/web/session/authenticate"}
 
 
 # -- the live URL map -------------------------------------------------------------
@@ -84,6 +89,16 @@ def state(erp, *, throttles: bool = True, failure_events: bool = True,
                 repr(tuple(row)) for row in rows
                 if row.uid is not None or "pre_uid" in json.loads(row.data))
     return dump
+
+
+def assert_form_post_refused(route: Route, response: requests.Response) -> None:
+    """A form posted to *route* did nothing: a 403, or for the external API its refusal."""
+    if route.rule.rule not in EXTERNAL_API:
+        assert response.status_code == 403, (route.rule.rule, response.status_code)
+    elif response.status_code == 200:  # XML-RPC answers every call, a refusal with a fault
+        assert "<fault>" in response.text, response.text[:300]
+    else:  # JSON wanted; or a half-signed-in session, sent to its code page first
+        assert response.status_code in (303, 415), (route.rule.rule, response.status_code)
 
 
 def assert_clean(response: requests.Response) -> None:
