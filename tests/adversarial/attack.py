@@ -12,7 +12,7 @@ from werkzeug.routing import Rule
 
 from auth_totp import totp
 from erpcore.http.controllers import Routing
-from tests.support import USER_PASSWORD, Client, table_dump
+from tests.support import EXTERNAL_API, USER_PASSWORD, Client, table_dump
 from tests.support_totp import enable_totp, password_step
 
 WAIT_RE = re.compile(r"Try again in (\d+) seconds")
@@ -21,11 +21,6 @@ TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/')
 THROTTLE_TABLE = "ir_throttle"
 #: audit events a refused attempt legitimately adds (DESIGN section 6: every failure is logged)
 FAILURE_EVENTS = ("failure", "reuse", "lockout")
-#: the external API (DESIGN section 4): no CSRF token, as scripts have no form; each call
-#: names its user and secret, the session counts for nothing, and a browser's form post
-#: is refused for its content type (XML-RPC: a fault; JSON: 415)
-EXTERNAL_API = {"/xmlrpc/2/<service>", "/jsonrpc", "/web/webclient/version_info",
-                "/web/session/authenticate"}
 
 
 # -- the live URL map -------------------------------------------------------------
