@@ -79,6 +79,8 @@ def test_malformed_xml_rpc_is_a_fault_and_changes_nothing(erp):
         b"\xff\xfe<not xml at all": "malformed XML-RPC request",
         BILLION_LAUGHS: "DOCTYPE",
         EXTERNAL: "DOCTYPE",
+        b'<!DOCTYPE methodCall SYSTEM "http://127.0.0.1:9/x.dtd"><methodCall><methodName>'
+        b"version</methodName><params/></methodCall>": "DOCTYPE",
         nested(40): "nested more than 32 deep",
         nested(5000): "nested more than 32 deep",
     }
