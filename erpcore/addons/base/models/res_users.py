@@ -26,6 +26,7 @@ reads their own user record only (:meth:`_rule_domain`).
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,6 +45,17 @@ TIMEZONES = [("UTC", "UTC"), ("Europe/Paris", "Europe/Paris"), ("Europe/Brussels
 MAX_PASSWORD_LENGTH = 4096
 MAX_LOGIN_LENGTH = 128
 MIN_PASSWORD_LENGTH = 8
+MAX_EMAIL_LENGTH = 254
+#: an address SMTP takes as it is: ASCII, one @, a dotted domain of letters, digits, dashes
+_EMAIL_RE = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+
+
+def valid_email(address: str) -> bool:
+    """Whether *address* is one plain mail address (``name@example.com``)."""
+    return (isinstance(address, str) and len(address) <= MAX_EMAIL_LENGTH
+            and len(address.partition("@")[0]) <= 64 and _EMAIL_RE.fullmatch(address) is not None)
 
 #: one login, from browsers that never signed in to it (and from the external API),
 #: whatever the address: what bounds a distributed guesser (doc/security.md)
@@ -139,14 +151,22 @@ class ResUsers(Model):
         if existing and existing.ids != self.ids:
             raise UserError(self.env._("This login is already used."))
 
+    def _check_email(self, vals: dict) -> None:
+        """Refuse an address mail could not go to (empty means none)."""
+        address = vals.get("email")
+        if address and not valid_email(address):
+            raise UserError(self.env._("This email address is not valid."))
+
     def create(self, vals: dict) -> ResUsers:
         self._check_login(vals)
+        self._check_email(vals)
         return super().create(self._hash_values(vals))
 
     def write(self, vals: dict) -> bool:
         if "login" in vals:
             for user in self:
                 user._check_login(vals)
+        self._check_email(vals)
         result = super().write(self._hash_values(vals))
         if vals.get("password") or vals.get("active") is False:
             # a new password or an archived account signs the user out everywhere
