@@ -74,6 +74,11 @@ class ResUsers(Model):
             return "/web/login/totp"
         return url
 
+    def _rpc_api_keys_only(self) -> bool:
+        """With 2FA on, the password alone is refused over the external API: no
+        code can be asked there, so scripts use an API key instead (Odoo's rule)."""
+        return super()._rpc_api_keys_only() or self.totp_enabled
+
     def _login_values(self, now: float) -> dict:
         values = super()._login_values(now)
         if self.totp_enabled:  # a code, a recovery code or a trusted browser was used
