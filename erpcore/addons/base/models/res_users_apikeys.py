@@ -110,7 +110,7 @@ class ResUsersApikeys(Model):
             detail=f"{days} days" if days else "no expiry")
         _logger.info("API key %s created for user %s by %s", record.id, user.id,
                      actor_id or "the command line")
-        record._notify_created()
+        record._notify_created(now=now, actor_id=actor_id, ip=ip, days=days)
         return record, key
 
     def _find_key(self, user, secret: str, now: float) -> ResUsersApikeys:
@@ -167,13 +167,21 @@ class ResUsersApikeys(Model):
                     owner, "revoked", key, now=now, actor_id=actor_id, ip=ip, name=name)
         return done
 
-    def _notify_created(self) -> None:
+    def _notify_created(self, *, now: float, actor_id: int | None, ip: str,
+                        days: int | None) -> None:
         """Tell the key's owner, by mail, that a key was made for their account.
 
-        Does nothing yet: the outgoing-mail issue (``mail.mail`` in base)
-        fills it in. Called once per new key, in the transaction that makes
-        it; it must never include the key itself.
+        Queued in the transaction that makes the key (``mail.mail``), with its
+        description, duration, who made it and from where: never the key.
         """
+        owner = self.user_id.sudo()
+        if actor_id and actor_id != owner.id:
+            by = self.env["res.users"].sudo().browse(actor_id).name
+        else:
+            by = "" if actor_id else "cli"
+        self.env["mail.mail"]._queue(owner, "base.apikey_created", "base.mail_apikey_created", {
+            "at": now, "ip": ip[:64], "name": self.name, "days": days or 0, "by": by,
+        }, now=now)
 
     # -- showing keys ------------------------------------------------------------------
 
