@@ -213,6 +213,8 @@ def _make_sqlite_safe(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         # deleted rows (old sealed secrets, hashes) are overwritten, not left in free pages
         cursor.execute("PRAGMA secure_delete=ON")
+        # LIKE tells case apart, as on PostgreSQL (domains: 'like' vs 'ilike')
+        cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -88,6 +88,14 @@ class ResUsers(Model):
             return policy.SETUP_URL
         return url
 
+    def _rpc_api_keys_only(self) -> bool:
+        """With 2FA on, the password alone is refused over the external API: no
+        code can be asked there, so scripts use an API key instead (Odoo's rule).
+        So it is once the policy's deadline for this user has passed, 2FA on or
+        not: the password alone must not pass there when the sign-in page would
+        lead to the setup (before the deadline it still works, as on the page)."""
+        return super()._rpc_api_keys_only() or self.totp_enabled or self._totp_setup_due()
+
     def _login_values(self, now: float) -> dict:
         values = super()._login_values(now)
         if self.totp_enabled:  # a code, a recovery code or a trusted browser was used

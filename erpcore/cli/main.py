@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy.exc import DBAPIError
 
-from erpcore.cli import builtin, mail  # noqa: F401 - registers the built-in commands
+from erpcore.cli import apikey, builtin, mail  # noqa: F401 - registers the built-in commands
 from erpcore.cli.command import Command, CommandError, command_classes
 from erpcore.config import SMTP_SECURITY, Config, ConfigError, default_data_dir
 from erpcore.db import DatabaseURLError, is_initialised

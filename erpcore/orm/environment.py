@@ -139,7 +139,7 @@ class Environment:
         key = (record._name, record._ids[0])
         rows = self._shared["rows"]
         if key not in rows:
-            t = record._sa_table
+            t = record._source()
             row = self.conn.execute(sa.select(t).where(t.c.id == key[1])).mappings().first()
             if row is None:
                 raise ValueError(f"{record._name}({key[1]}) does not exist")

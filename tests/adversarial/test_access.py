@@ -8,6 +8,7 @@ import pytest
 
 from tests.adversarial.attack import (
     assert_clean,
+    assert_form_post_refused,
     enable,
     half_signed_in,
     live_routes,
@@ -29,6 +30,7 @@ SELF_SERVICE = {
     "/auth_totp/setup", "/auth_totp/disable", "/auth_totp/recovery/regenerate",
     "/auth_totp/devices/<int:device_id>/revoke", "/auth_totp/devices/revoke-all",
     "/auth_totp/change", "/web/login/totp/setup",
+    "/web/preferences/apikeys/new", "/web/preferences/apikeys/<int:key_id>/revoke",
 }
 
 
@@ -75,6 +77,10 @@ def test_weakening_2fa_asks_for_the_password_again(stale):
     meanwhile."""
     erp, demo, admin = stale
     device = devices_of(erp, "demo")[0]
+    with erp.server.environment() as env:  # an API key of demo's
+        users = env["res.users"]
+        key, _ = env["res.users.apikeys"]._generate(
+            users.browse(user_id(erp, "demo")), "script", days=30, now=erp.clock())
     attempts = [
         (demo, "POST", "/auth_totp/disable", {}),
         (demo, "POST", "/auth_totp/recovery/regenerate", {}),
@@ -100,6 +106,11 @@ def test_weakening_2fa_asks_for_the_password_again(stale):
         (admin, "POST", "/web/users/create",
          {"login": "intruder", "password": "intruder-pass-1", "admin": "1"}),
         (admin, "POST", f"/web/users/{user_id(erp, 'demo')}/archive", {}),
+        # an API key is a credential of its own: a borrowed session must not mint one
+        (demo, "GET", "/web/preferences/apikeys/new", {}),
+        (demo, "POST", "/web/preferences/apikeys/new", {"name": "mine", "duration": "90"}),
+        (demo, "POST", f"/web/preferences/apikeys/{key.id}/revoke", {}),
+        (admin, "POST", f"/web/users/apikeys/{key.id}/revoke", {}),
     ]
     for client, method, path, data in attempts:
         if method == "POST":
@@ -205,7 +216,10 @@ def test_a_plain_user_gets_no_administrator_route(erp2fa_sqlite, handed_out):
                                             data=payload if method == "POST" else None,
                                             timeout=30)
             assert_clean(response)
-            assert response.status_code == 403, (method, path, response.status_code)
+            if method == "POST":
+                assert_form_post_refused(route, response)
+            else:
+                assert response.status_code == 403, (method, path, response.status_code)
             assert state(erp) == before
             checked += 1
     assert checked >= 9

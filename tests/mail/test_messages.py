@@ -185,3 +185,34 @@ def test_one_mail_of_a_kind_per_ten_minutes_the_rest_summed_up(mail_erp, smtp):
     summed = parts(later.message)["text/plain"]
     assert summed.count("depuis l'adresse 127.0.0.1") == 2  # both later lockouts
     assert parts(first.message)["text/plain"].count("depuis l'adresse") == 1
+
+
+def test_a_new_api_key_is_mailed_to_its_owner_without_the_key(mail_erp, smtp):
+    """Made in Préférences by the owner, then by the command line: one mail each (ten
+    minutes apart), in the owner's language, naming the key but never holding it."""
+    from tests.rpc.test_apikeys import KEY_RE, new_key_through_preferences
+    from tests.server.helpers import run_cli
+
+    erp = mail_erp()
+    client = erp.client()
+    client.login("demo", USER_PASSWORD)
+    shown = new_key_through_preferences(client, name="Import nocturne", duration="7")
+    key = KEY_RE.search(shown.text).group(1)
+    first = smtp.wait_for(1)[0]
+    text = check_form(first.message, to="demo@example.com", lang="fr")["text/plain"]
+    assert first.message["Subject"] == "Une nouvelle clé API a été créée pour votre compte"
+    assert "«\u00a0Import nocturne\u00a0», valable 7 jours" in text
+    assert "créée depuis l'adresse 127.0.0.1" in text
+    assert_no_secret(first, [key, key[8:], USER_PASSWORD])
+
+    erp.clock.advance(601)  # past the flood limit of the kind
+    config = erp.server.config
+    made = run_cli("apikey", "create", "demo", "--name", "backup script",
+                   data_dir=config.data_dir, db_url=config.db_url)
+    assert made.returncode == 0, made.stderr
+    second = smtp.wait_for(2)[1]
+    text = parts(second.message)["text/plain"]
+    assert "«\u00a0backup script\u00a0», sans expiration" in text or \
+        "«\u00a0backup script\u00a0», valable" in text
+    assert "créée en ligne de commande sur le serveur" in text
+    assert_no_secret(second, [made.stdout.strip(), made.stdout.strip()[8:]])

@@ -12,9 +12,15 @@ each judged by a throttle (:mod:`erpcore.throttle`):
 * :meth:`ResUsers._check_identity`, the password asked again before a
   sensitive action, and the current password of a password change.
 
-Addons hook sign-in through :meth:`_mfa_url`, :meth:`_check_credentials` and
-:meth:`_login_values`, and react to password changes by overriding
-:meth:`write`.
+Over the external API (``interactive=False``) the secret may also be an API
+key (:mod:`erpcore.addons.base.models.res_users_apikeys`), and a user for
+whom :meth:`_rpc_api_keys_only` is true must use one: their password, even
+right, is refused there. A key never signs in through the sign-in page.
+
+Addons hook sign-in through :meth:`_mfa_url`, :meth:`_check_credentials`,
+:meth:`_rpc_api_keys_only` and :meth:`_login_values`, and react to password
+changes by overriding :meth:`write`. Over the external API, an ordinary user
+reads their own user record only (:meth:`_rule_domain`).
 """
 
 from __future__ import annotations
@@ -69,6 +75,8 @@ class Credential(enum.Enum):
 
     OK = "ok"
     WRONG = "wrong"
+    #: the right password, over the external API, of a user who must use an API key there
+    API_KEY_REQUIRED = "api_key_required"
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,11 @@ class PasswordCheck:
     @property
     def throttled(self) -> bool:
         return self.credential is None
+
+    @property
+    def api_key_required(self) -> bool:
+        """The password was right, but this user must use an API key over the external API."""
+        return self.credential is Credential.API_KEY_REQUIRED
 
 
 @lru_cache(maxsize=8)
@@ -106,8 +119,8 @@ class ResUsers(Model):
     login = fields.Char("Login", required=True, index=True)
     name = fields.Char("Name", required=True)
     email = fields.Char("Email")
-    #: the password hash; never the password
-    password = fields.Char("Password", groups="base.group_system")
+    #: the password hash; never the password, and never given out by a generic read
+    password = fields.Char("Password", groups="base.group_system", secret=True)
     active = fields.Boolean("Active", default=True)
     lang = fields.Selection(LANGUAGES, "Language", default="fr")
     tz = fields.Selection(TIMEZONES, "Time zone", default="Europe/Paris")
@@ -191,10 +204,30 @@ class ResUsers(Model):
     def _check_credentials(self, secret: str, *, interactive: bool) -> Credential:
         """Whether *secret* signs this user in; *interactive*: from the sign-in page.
 
-        Addons extend it: API keys are good over the external API only, and a
-        user with a second factor may have to use one there.
+        Over the external API (not *interactive*), the right password of a
+        user who must use API keys there (:meth:`_rpc_api_keys_only`) is
+        ``API_KEY_REQUIRED``, which the door counts as a failure. The password
+        is checked before that rule is applied, so that only its owner learns
+        the account needs a key. (API keys themselves are checked by the door,
+        before its throttle: :meth:`_sign_in_check`.) Slow (a password hash):
+        never call it inside a write transaction.
         """
-        return Credential.OK if self._check_password(secret) else Credential.WRONG
+        self.ensure_one()
+        if not self._check_password(secret):
+            return Credential.WRONG
+        if not interactive and self._rpc_api_keys_only():
+            return Credential.API_KEY_REQUIRED
+        return Credential.OK
+
+    def _rpc_api_keys_only(self) -> bool:
+        """Whether this user must use an API key over the external API, never the password.
+
+        False here; ``auth_totp`` makes it true for users with two-factor
+        authentication on (their password alone must not pass where a code
+        cannot be asked), and a policy requiring 2FA may extend it further.
+        """
+        self.ensure_one()
+        return False
 
     # -- the doors ---------------------------------------------------------------
 
@@ -222,9 +255,22 @@ class ResUsers(Model):
         *device* is the id of a device cookie proving this browser signed in
         to *login* before: then only that browser's own failures can make it
         wait, whatever strangers try on the login (OWASP's device cookies).
+
+        Over the external API (not *interactive*), a valid API key is accepted
+        before the throttle counts anything, as a device cookie spares its
+        browser: a key is 160 random bits, which no throttle protects better,
+        and so an integration keeps working while someone guesses the
+        password, and may make parallel calls. Anything else (a wrong or
+        expired key, a password) goes through the guard.
         """
         users = self.sudo()
         conn = self.env.conn
+        if not interactive:
+            user = self._find_login(login)
+            key = self.env["res.users.apikeys"]._find_key(user, secret, now) if user else None
+            if key:
+                key._record_use(now, address)
+                return PasswordCheck(user, 0, Credential.OK)
         guard = self._sign_in_guard(login, address, device, now)
         wait = guard.admit(conn)
         if wait:
@@ -285,6 +331,18 @@ class ResUsers(Model):
     def _is_admin(self) -> bool:
         self.ensure_one()
         return self.env.ref("base.group_system") in self.sudo().group_ids
+
+    def _rule_domain(self, operation: str) -> list:
+        """An ordinary user's own record only; administrators every user."""
+        rule = super()._rule_domain(operation)
+        if self.env.is_admin():
+            return rule
+        return [*rule, ("id", "=", self.env.uid or 0)]
+
+    def context_get(self) -> dict:
+        """The current user's language, time zone and id (Odoo's ``context_get``)."""
+        user = self.env.user.sudo()
+        return {"lang": user.lang or "en", "tz": user.tz or "UTC", "uid": user.id}
 
     # -- sign-in hooks -----------------------------------------------------------
 

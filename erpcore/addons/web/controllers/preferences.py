@@ -32,6 +32,8 @@ class Preferences(Controller):
             "error": None,
             "password_error": None,
             "email_error": None,
+            "apikeys": request.env["res.users.apikeys"]._owned_by(user.id),
+            "now": request.now,
         }
         base.update(values)
         return base
