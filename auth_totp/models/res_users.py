@@ -53,6 +53,9 @@ class ResUsers(Model):
     totp_last_used = fields.Datetime("2FA last used")
     #: moves on at each new set of recovery codes; the form asking for one names it
     totp_recovery_generation = fields.Integer("Recovery codes generation", default=0)
+    #: moves on each time a new secret replaces the current one (a new authenticator);
+    #: a code's step is recorded only if the secret it matched is still the current one
+    totp_key_generation = fields.Integer("TOTP key generation", default=0)
     #: when the policy began to require 2FA of this user: the policy was set, the
     #: account created, or an administrator reset their 2FA, whichever is last
     totp_grace_start = fields.Datetime("2FA grace period from")
@@ -122,11 +125,11 @@ class ResUsers(Model):
         if found.step is None:
             return Check(Verdict.DRIFT, found.drift) if found.drift is not None \
                 else Check(Verdict.WRONG)
-        # the secret the code was checked against must still be the stored one: a code
+        # the secret the code was checked against must still be the current one: a code
         # of an authenticator replaced meanwhile (:meth:`_totp_replace`) is refused
-        sealed = self.env.cache_row(user)["totp_secret"]
+        generation = self.env.cache_row(user)["totp_key_generation"]
         accepted = user._write_if([("totp_last_step", "<", found.step),
-                                   ("totp_secret", "=", sealed)],
+                                   ("totp_key_generation", "=", generation)],
                                   {"totp_last_step": found.step})
         return Check(Verdict.ACCEPTED if accepted else Verdict.REUSED)
 
@@ -166,7 +169,7 @@ class ResUsers(Model):
         transaction that first claims the row with a conditional UPDATE (2FA
         still on) and consumes the wizard once. From the commit, a code of
         the old app is refused, even one checked in parallel
-        (:meth:`_totp_check` names the secret it read).
+        (:meth:`_totp_check` names the generation of the secret it read).
         """
         self.ensure_one()
         normalized = totp.normalize(code)
@@ -176,8 +179,10 @@ class ResUsers(Model):
         if step is None:
             return False
         user = self.sudo()
-        if not wizard._unlink_once() or \
-                not user._write_if([("totp_secret", "!=", None)], {"totp_last_step": step}):
+        generation = user.totp_key_generation
+        if not wizard._unlink_once() or not user._write_if(
+                [("totp_enabled_at", "!=", None), ("totp_key_generation", "=", generation)],
+                {"totp_last_step": step, "totp_key_generation": generation + 1}):
             return None
         user.write({"totp_secret": secret_b32})
         return True
@@ -267,7 +272,7 @@ class ResUsers(Model):
             return {}
         grace_hours = self.env.setting(GRACE_HOURS.key)
         grace = grace_hours * 3600
-        domain = [("active", "=", True), ("totp_secret", "=", None),
+        domain = [("active", "=", True), ("totp_enabled_at", "=", None),  # 2FA off
                   ("totp_grace_start", ">", start - grace),
                   ("totp_grace_start", "<=", end - grace)]
         if level == "admins":

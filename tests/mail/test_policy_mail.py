@@ -68,7 +68,10 @@ def test_reminders_two_days_and_one_day_before_the_deadline_once_each(mail_erp, 
         while last_run() != repr(erp.clock()):
             assert time.monotonic() < deadline, "the reminder job did not run"
             time.sleep(0.05)
-        return [(row.email_to, row.kind) for row in outbox(erp)]
+        # sent before the clock moves on, as a day apart they would be (a message still
+        # waiting would take the next one in: see mail.mail's flood window)
+        rows = wait_all_sent(erp) if outbox(erp) else []
+        return [(row.email_to, row.kind) for row in rows]
 
     def last_run() -> str | None:
         with erp.server.engine.connect() as conn:
@@ -82,8 +85,7 @@ def test_reminders_two_days_and_one_day_before_the_deadline_once_each(mail_erp, 
     assert run_jobs_after(23 * HOUR) == [reminder, reminder]  # under one day left
     assert run_jobs_after(HOUR) == [reminder, reminder]
     assert run_jobs_after(24 * HOUR) == [reminder, reminder]  # the deadline passed
-    sent = wait_all_sent(erp)
-    assert {row.state for row in sent} == {"sent"}
+    assert {row.state for row in outbox(erp)} == {"sent"}
     subjects = {r.message["Subject"] for r in smtp.wait_for(2)}
     assert subjects == {"L'authentification 2FA sera bientôt obligatoire"}
     # a new grace period, a new deadline: its own reminders; a short one, both in one mail
