@@ -4,10 +4,11 @@ Under a policy that requires 2FA (:mod:`auth_totp.policy`), a periodic job of
 the mail sender (:mod:`erpcore.mail.jobs`) looks every half hour for the users
 whose deadline comes within two days and who have not turned 2FA on, and
 queues the reminder of the mail issue (``res.users._totp_deadline_reminder``).
-What was sent is kept on the user with the deadline it was about, so each
-reminder goes once; a new deadline (a reset, another grace period) brings
-its own. When both are due at once (a grace period under a day), one mail
-goes, for both.
+What was sent is kept on the user with the deadline it was about, and is
+recorded before the mail is queued by one conditional UPDATE, so each reminder
+goes once; a new deadline (a reset, another grace period) brings its own.
+When both are due at once (a grace period under a day), one mail goes, for
+both.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def send_deadline_reminders(env: Environment, now: float) -> None:
         left = policy.timestamp(deadline) - now
         due = sum(1 for before in REMINDERS if left <= before)
         user = users.browse(uid)
-        sent = user.totp_reminders if user.totp_reminded_for == deadline else 0
-        if due > sent:
+        # recorded first, by one conditional UPDATE: a reminder for another deadline, or
+        # fewer than are due now; so a run that overlaps another cannot send it twice
+        if user._write_if(["|", "|", ("totp_reminded_for", "=", False),
+                           ("totp_reminded_for", "!=", deadline), ("totp_reminders", "<", due)],
+                          {"totp_reminded_for": deadline, "totp_reminders": due}):
             user._totp_deadline_reminder(deadline, now)
-            user.write({"totp_reminded_for": deadline, "totp_reminders": due})

@@ -117,6 +117,20 @@ def test_each_level_requires_2fa_of_whom_it_says(erp2fa):
         assert sign_in_leads_to(erp, login, password) == "/web"
 
 
+def test_an_administrator_from_now_on_gets_the_grace_period_from_now(erp2fa):
+    """Under "admins", the policy first applies to a user the day they become one."""
+    erp = erp2fa
+    set_policy(erp, "admins", 48)
+    erp.clock.advance(100 * HOUR)
+    assert sign_in_leads_to(erp, "admin", ADMIN_PASSWORD) == SETUP  # due since long ago
+    with erp.server.environment() as env:
+        demo = env["res.users"].search([("login", "=", "demo")])
+        demo.write({"group_ids": [*demo.group_ids.ids, env.ref("base.group_system").id]})
+    assert sign_in_leads_to(erp, "demo", USER_PASSWORD) == "/web"
+    erp.clock.advance(48 * HOUR)
+    assert sign_in_leads_to(erp, "demo", USER_PASSWORD) == SETUP
+
+
 def test_settings_page_sets_the_policy_for_administrators_only(erp2fa):
     erp = erp2fa
     admin = signed_in(erp, "admin", ADMIN_PASSWORD)
