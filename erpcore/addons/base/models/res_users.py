@@ -253,8 +253,9 @@ class ResUsers(Model):
 
         Guarantees: the try is counted on the login's own limit before the
         secret is checked, and the count is committed first, so parallel tries
-        cannot pass that limit and no lock is held while the password is hashed; an unknown login costs
-        one hash too, so the time taken does not tell whether it exists.
+        cannot pass that limit and no lock is held while the password is
+        hashed; an unknown login costs one hash too, so the time taken does
+        not tell whether it exists.
         *device* is the id of a device cookie proving this browser signed in
         to *login* before: then only that browser's own failures can make it
         wait, whatever strangers try on the login (OWASP's device cookies).
