@@ -237,21 +237,25 @@ class ResUsers(Model):
         if device:  # this browser signed in to this login before: only its own tries count
             return Guard(now, strict=[(DEVICE_LIMIT, throttle_key(
                 "signin-device", login=digest, device=device))])
+        # the login's own limit is strict: it bounds every guesser together, even in
+        # parallel; the others are lenient, so that a few sign-ins of one login from one
+        # address at once (an office, a script) are not held by their own tries in flight
         return Guard(
             now,
-            strict=[(LOGIN_ADDRESS_LIMIT, throttle_key("signin", login=digest, address=address)),
-                    (LOGIN_LIMIT, throttle_key("signin", login=digest))],
-            lenient=[(ADDRESS_LIMIT, throttle_key("signin", address=address))],
+            strict=[(LOGIN_LIMIT, throttle_key("signin", login=digest))],
+            lenient=[(LOGIN_ADDRESS_LIMIT, throttle_key("signin", login=digest, address=address)),
+                     (ADDRESS_LIMIT, throttle_key("signin", address=address))],
         )
 
     def _sign_in_check(self, login: str, secret: str, *, address: str, now: float,
                        device: str | None = None, interactive: bool = True) -> PasswordCheck:
         """The first factor of a sign-in, page or external API: the user, or a refusal.
 
-        Guarantees: the try is counted before the secret is checked and the
-        count is committed first, so parallel tries cannot pass the limits and
-        no lock is held while the password is hashed; an unknown login costs
-        one hash too, so the time taken does not tell whether it exists.
+        Guarantees: the try is counted on the login's own limit before the
+        secret is checked, and the count is committed first, so parallel tries
+        cannot pass that limit and no lock is held while the password is
+        hashed; an unknown login costs one hash too, so the time taken does
+        not tell whether it exists.
         *device* is the id of a device cookie proving this browser signed in
         to *login* before: then only that browser's own failures can make it
         wait, whatever strangers try on the login (OWASP's device cookies).
