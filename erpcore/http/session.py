@@ -111,6 +111,16 @@ def end_sessions(conn: Connection, uids: list[int], keep: Session | None = None)
     conn.execute(query)
 
 
+# built once: building a statement at each request cost more than running it
+_LOAD = sa.select(S.c.data, S.c.expires_at).where(S.c.sid_hash == sa.bindparam("sid_hash"))
+#: the row of id ``old`` gets the id ``new`` (the same, or a new one at a rotation)
+_UPDATE = sa.update(S).where(S.c.sid_hash == sa.bindparam("old")).values(
+    sid_hash=sa.bindparam("new"), data=sa.bindparam("d"), uid=sa.bindparam("u"),
+    expires_at=sa.bindparam("e"))
+_INSERT = sa.insert(S).values(sid_hash=sa.bindparam("new"), data=sa.bindparam("d"),
+                              uid=sa.bindparam("u"), expires_at=sa.bindparam("e"))
+
+
 class SessionStore:
     """Loads and saves sessions in ``http_session``."""
 
@@ -121,9 +131,7 @@ class SessionStore:
     def load(self, conn: Connection, sid: str | None, now: float) -> Session:
         if not sid or len(sid) > 128:
             return Session(None)
-        row = conn.execute(
-            sa.select(S.c.data, S.c.expires_at).where(S.c.sid_hash == _hash(sid))
-        ).first()
+        row = conn.execute(_LOAD, {"sid_hash": _hash(sid)}).first()
         if row is None or row.expires_at < now:
             return Session(None)
         return Session(sid, json.loads(row.data))
@@ -138,7 +146,7 @@ class SessionStore:
         return now + ANONYMOUS_LIFETIME
 
     def save(self, conn: Connection, session: Session, now: float) -> None:
-        """Write the session if it changed; a changed id replaces the old row.
+        """Write the session if it changed; a changed id replaces the old one in its row.
 
         A session whose row was deleted while this request ran (signed out
         everywhere by a password change, say) is not written back: a request
@@ -148,25 +156,24 @@ class SessionStore:
             return
         if session.sid is None:
             session.sid = secrets.token_urlsafe(32)
+        if session.uid:
+            # the expiry moves on with this write: the next minute needs no other (touch)
+            session._data["touched_at"] = now
         values = {
-            "data": session.to_json(),
+            "new": _hash(session.sid),
+            "d": session.to_json(),
             # a half-signed-in session is its user's too: signing out everywhere ends it
-            "uid": session.uid or session.pre_uid,
-            "expires_at": self._expiry(session, now),
+            "u": session.uid or session.pre_uid,
+            "e": self._expiry(session, now),
         }
-        key = _hash(session.sid)
-        if session.loaded_sid == session.sid:
-            alive = conn.execute(sa.update(S).where(S.c.sid_hash == key).values(**values))
-        else:
-            alive = None
-            if session.loaded_sid:
-                alive = conn.execute(
-                    sa.delete(S).where(S.c.sid_hash == _hash(session.loaded_sid)))
-            if alive is None or alive.rowcount or session.fresh:
-                conn.execute(sa.insert(S).values(sid_hash=key, **values))
-                alive = None
-        if alive is not None and not alive.rowcount:
-            return  # ended elsewhere meanwhile: leave it ended
+        moved = 0
+        if session.loaded_sid:
+            # one statement, whether the id stays or changes (the row moves to the new one)
+            moved = conn.execute(_UPDATE, {"old": _hash(session.loaded_sid), **values}).rowcount
+            if not moved and not session.fresh:
+                return  # ended elsewhere meanwhile: leave it ended
+        if not moved:
+            conn.execute(_INSERT, values)
         session.loaded_sid = session.sid
         session.modified = session.fresh = False
 
