@@ -50,6 +50,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from erpcore.db import DriverStatement
 from erpcore.db import throttle_table as T
 
 _TAGS = {"login": "L", "uid": "U", "address": "A", "device": "D"}
@@ -178,16 +179,17 @@ def remaining(conn: Connection, keys: Sequence[str], now: float) -> int:
 
 
 @functools.cache
-def _count_statement(dialect: str, count: int, unless_waiting: bool) -> sa.Executable:
-    """Add one to the failures of *count* keys, inserting the missing ones."""
+def _count_statement(dialect: str, count: int, unless_waiting: bool) -> DriverStatement:
+    """Add one to the failures of *count* keys, inserting the missing ones (a multi-row
+    INSERT, which SQLAlchemy does not cache: sent as driver SQL)."""
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(T)
     insert = insert.values([{"key": sa.bindparam(f"k{i}"), "failures": 1, "locked_until": 0.0,
                              "updated_at": sa.bindparam("now")} for i in range(count)])
-    return insert.on_conflict_do_update(
+    return DriverStatement(insert.on_conflict_do_update(
         index_elements=[T.c.key],
         set_={"failures": T.c.failures + 1, "updated_at": insert.excluded.updated_at},
         where=(T.c.locked_until <= insert.excluded.updated_at) if unless_waiting else None,
-    ).returning(T.c.key, T.c.failures)
+    ).returning(T.c.key, T.c.failures))
 
 
 def _count(conn: Connection, keys: list[str], now: float, unless_waiting: bool
@@ -197,7 +199,7 @@ def _count(conn: Connection, keys: list[str], now: float, unless_waiting: bool
     answer."""
     keys = sorted(set(keys))  # one order for every transaction: rows are locked in it
     statement = _count_statement(conn.dialect.name, len(keys), unless_waiting)
-    rows = conn.execute(statement, {"now": now, **_key_params(keys)})
+    rows = statement(conn, {"now": now, **_key_params(keys)})
     return {row.key: row.failures for row in rows}
 
 
