@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from erpcore.db import first_read, signal_table
 from erpcore.db import session_table as S
 
 COOKIE_NAME = "session_id"
@@ -112,7 +113,11 @@ def end_sessions(conn: Connection, uids: list[int], keep: Session | None = None)
 
 
 # built once: building a statement at each request cost more than running it
-_LOAD = sa.select(S.c.data, S.c.expires_at).where(S.c.sid_hash == sa.bindparam("sid_hash"))
+#: what every request reads first: the registry and configuration sequences, and its session
+_OPEN = sa.select(
+    signal_table.c.sequence, signal_table.c.config_sequence, S.c.data, S.c.expires_at,
+).select_from(signal_table.outerjoin(S, S.c.sid_hash == sa.bindparam("sid_hash"))).where(
+    signal_table.c.id == 1)
 #: the row of id ``old`` gets the id ``new`` (the same, or a new one at a rotation)
 _UPDATE = sa.update(S).where(S.c.sid_hash == sa.bindparam("old")).values(
     sid_hash=sa.bindparam("new"), data=sa.bindparam("d"), uid=sa.bindparam("u"),
@@ -128,13 +133,20 @@ class SessionStore:
         self.lifetime = lifetime
         self.mfa_lifetime = mfa_lifetime
 
-    def load(self, conn: Connection, sid: str | None, now: float) -> Session:
-        if not sid or len(sid) > 128:
-            return Session(None)
-        row = conn.execute(_LOAD, {"sid_hash": _hash(sid)}).first()
-        if row is None or row.expires_at < now:
-            return Session(None)
-        return Session(sid, json.loads(row.data))
+    def open(self, conn: Connection, sid: str | None, now: float
+             ) -> tuple[tuple[int, int], Session]:
+        """The registry and configuration sequences, and the session of the cookie *sid*.
+
+        One statement, the first of every request (:func:`erpcore.db.first_read`):
+        the registry (:meth:`erpcore.server.Server.registry`) needs the
+        sequences, and nearly every request has a session.
+        """
+        valid = bool(sid) and len(sid) <= 128
+        row = first_read(conn, _OPEN, {"sid_hash": _hash(sid) if valid else ""})
+        sequences = (row.sequence, row.config_sequence)
+        if row.data is None or row.expires_at < now:
+            return sequences, Session(None)
+        return sequences, Session(sid, json.loads(row.data))
 
     def _expiry(self, session: Session, now: float) -> float:
         if session.uid:
