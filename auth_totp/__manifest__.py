@@ -9,6 +9,7 @@
     "depends": ["web"],
     "data": [
         "security/ir.model.access.csv",
+        "views/assets.xml",
         "views/login.xml",
         "views/preferences.xml",
         "views/users.xml",

@@ -4,8 +4,8 @@ An addon declares each of its settings once, at module level, with a key that
 starts with the addon's name (Odoo's convention for configuration
 parameters)::
 
-    ISSUER = Setting("auth_totp.issuer", str, default="", env="ERPCORE_TOTP_ISSUER",
-                     help="the issuer authenticator apps show; empty: the company name")
+    TERMS = Setting("sale.payment_terms_days", int, default=30, minimum=0,
+                    env="ERPCORE_PAYMENT_TERMS", help="days a customer has to pay")
 
 The registry offers the settings of its installed addons (:class:`Settings`).
 A value is, in this order: the environment variable named by ``env`` when it

@@ -55,6 +55,7 @@ PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="stylesheet" href="/web/static/src/css/web.css">
+<link rel="stylesheet" href="/auth_totp/static/src/css/auth_totp.css">
 </head>
 <body>
 <main class="page guide">

@@ -53,16 +53,19 @@ class TotpPreferences(Preferences):
     @route("/auth_totp/setup", auth="user", methods=["POST"])
     def activate(self, request: Request) -> Response:
         user = request.env.user
-        if user.totp_enabled:
-            return request.redirect("/web/preferences")
         form = request.httprequest.form
         wizard_id = form.get("wizard_id", "")
         wizards = request.env["auth_totp.wizard"]
         wizard = wizards.owned_by(int(wizard_id), user.id) if wizard_id.isdecimal() and \
             len(wizard_id) < 12 else wizards.browse()
         if not wizard or wizard.expired(request.now):
+            request.env.invalidate(user)  # read anew: a parallel submission may have won
+            if user.totp_enabled:  # this form, sent twice: the first one turned 2FA on
+                return self._already_done(request)
             wizard.unlink()
             return request.render("auth_totp.setup_expired", status=400)
+        if user.totp_enabled:
+            return self._already_done(request)
         guard = setup_guard(user.id, request.now)
         wait = guard.admit(request.env.conn)
         if wait:

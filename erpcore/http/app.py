@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from markupsafe import escape
@@ -46,7 +46,9 @@ from erpcore.http.request import Request, safe_redirect
 from erpcore.http.session import COOKIE_NAME, SessionStore
 from erpcore.orm.environment import Environment
 from erpcore.orm.exceptions import AccessError
-from erpcore.server import Server
+
+if TYPE_CHECKING:
+    from erpcore.server import Server
 
 _logger = logging.getLogger(__name__)
 

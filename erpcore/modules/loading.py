@@ -30,9 +30,9 @@ from erpcore.modules.addons import (
 )
 from erpcore.modules.data import load_records
 from erpcore.orm.environment import Environment
-from erpcore.registry import Registry
 
 if TYPE_CHECKING:
+    from erpcore.registry import Registry
     from erpcore.server import Server
 
 _logger = logging.getLogger(__name__)

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import requests
 
-from tests.support import TEST_ROUNDS
-
 ROOT = Path(__file__).resolve().parents[2]
 #: the folder of the test addons, given to servers as their addons path
 TEST_ADDONS = ROOT / "tests" / "addons"
@@ -37,9 +35,8 @@ def uninstall(erp, name: str) -> list[str]:
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    """The environment of an ``erpcore`` subprocess: fast hashes, no inherited settings."""
+    """The environment of an ``erpcore`` subprocess: no inherited settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ERPCORE_")}
-    env["ERPCORE_PASSWORD_ROUNDS"] = str(TEST_ROUNDS)
     env.update(extra)
     return env
 

@@ -4,7 +4,7 @@ from erpcore.settings import Setting
 
 COMPANY_NAME = Setting(
     "base.company_name", str, default="My Company",
-    help="the company's name, shown in page titles and as the default 2FA issuer")
+    help="the company's name, shown at the top of every page")
 
 PASSWORD_ROUNDS = Setting(
     "base.password_rounds", int, default=600_000, minimum=1000, maximum=10_000_000,

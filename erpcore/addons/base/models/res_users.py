@@ -1,6 +1,7 @@
 """Users: identity, password, groups, preferences, and the doors of sign-in.
 
-Passwords are hashed with passlib's pbkdf2_sha512, with the rounds of the
+Passwords are hashed with passlib's pbkdf2_sha512 on threads of lower
+priority (:mod:`erpcore.cpu`), with the rounds of the
 ``base.password_rounds`` setting, which the server and the command line read
 from the same database; a hash made with other rounds is remade at the next
 successful sign-in. Every check of a password goes through one of two doors,
@@ -25,7 +26,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from passlib.context import CryptContext
 
-from erpcore import throttle
+from erpcore import cpu, throttle
 from erpcore.http.session import end_sessions
 from erpcore.orm import AccessError, Model, UserError, fields
 from erpcore.throttle import Guard, Limit, login_digest, throttle_key
@@ -118,7 +119,7 @@ class ResUsers(Model):
             password = vals["password"]
             if len(password) > MAX_PASSWORD_LENGTH:
                 raise UserError(self.env._("The password is too long."))
-            vals = {**vals, "password": self._crypt().hash(password)}
+            vals = {**vals, "password": cpu.run(self._crypt().hash, password)}
         return vals
 
     def _check_login(self, vals: dict) -> None:
@@ -162,7 +163,7 @@ class ResUsers(Model):
         stored = self.sudo().password
         if not stored:
             return False
-        valid, new_hash = self._crypt().verify_and_update(password, stored)
+        valid, new_hash = cpu.run(self._crypt().verify_and_update, password, stored)
         if valid and new_hash:
             super(ResUsers, self.sudo()).write({"password": new_hash})
         return bool(valid)
@@ -224,7 +225,7 @@ class ResUsers(Model):
         if user:
             credential = user._check_credentials(secret, interactive=interactive)
         else:
-            self._crypt().dummy_verify()
+            cpu.run(self._crypt().dummy_verify)
             credential = Credential.WRONG
         if credential is Credential.OK:
             guard.succeeded(conn)
