@@ -386,7 +386,7 @@ class BaseModel:
         statement = self._statement("unlink_one", lambda model: sa.delete(
             model._sa_table).where(model._sa_table.c.id == sa.bindparam("id")))
         deleted = self.env.conn.execute(statement, {"id": self._ids[0]}).rowcount
-        self.env.invalidate(self)
+        self.env.invalidate()  # cascades may have deleted or changed other rows held
         return deleted == 1
 
     def unlink(self) -> bool:
@@ -395,7 +395,7 @@ class BaseModel:
         self.check_access("unlink")
         t = self._sa_table
         self.env.conn.execute(sa.delete(t).where(t.c.id.in_(self._ids)))
-        self.env.invalidate(self)
+        self.env.invalidate()  # cascades may have deleted or changed other rows held
         return True
 
 

@@ -141,6 +141,17 @@ def test_exists_reads_unknown_rows_whole_and_trusts_the_ones_it_holds(erp2fa, st
         assert len(statements.take()) == 2  # the deletion, then a read: the row is gone
 
 
+def test_rows_deleted_by_a_cascade_are_not_taken_for_existing(erp2fa):
+    with erp2fa.server.environment() as env:
+        user = env["res.users"].create({"login": "leaving", "name": "Leaving"})
+        env["auth_totp.device"].trust(user.id, user_agent="Firefox/128", ip="198.51.100.7",
+                                      now=erp2fa.clock(), lifetime=86400)
+        device = env["auth_totp.device"].search([("user_id", "=", user.id)])
+        assert device.exists() and device.browser == "Firefox"  # its row is held now
+        user.unlink()  # the database deletes the device too (ON DELETE CASCADE)
+        assert not device.exists()
+
+
 def test_a_wrong_code_is_still_counted_before_it_is_checked(erp2fa, statements):
     """Fewer statements, the same guarantee: a code's try is counted on the account
     before the check, and the failure on the address after it."""
