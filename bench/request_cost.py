@@ -4,6 +4,7 @@ Run from the repository's root::
 
     python -m bench.request_cost [--pg URL] [--rounds 1000] [--http-rounds 1000]
     python -m bench.request_cost --trace          # the SQL of one sign-in, request by request
+    python -m bench.request_cost --against ../main  # over HTTP, in turns with another checkout
 
 A full sign-in is what a browser does, five requests: ``GET /web/login``,
 ``POST /web/login`` (the password), ``GET /web/login/totp``, ``POST
@@ -26,7 +27,11 @@ Two measurements:
   process of its own, against a hello WSGI app served by waitress with the
   same options in another; a client in this process signs in
   ``--http-rounds`` times, one after the other; the server's CPU (user and
-  system, from ``/proc``) per sign-in.
+  system, from ``/proc``) per sign-in. With ``--against CHECKOUT`` (another
+  checkout of this repository with the same tables, the main branch say),
+  that checkout's ``erpcore serve`` runs too, on the same database, and the
+  two take turns of 50 sign-ins: a before/after comparison in which both
+  sides see the same load on a shared machine.
 
 Loopback only; everything made is removed at the end. Bounded: about a
 minute per 1,000 rounds on two idle CPUs.
@@ -294,13 +299,13 @@ def floor_in_process(app: Callable, rounds: int) -> tuple[float, float]:
 class Serving:
     """A server process on a free loopback port, its CPU read from /proc."""
 
-    def __init__(self, argv: list[str], log: Path):
+    def __init__(self, argv: list[str], log: Path, cwd: Path = ROOT):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ERPCORE_")}
         self.log = log.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, *argv, "--http-port", str(self.port)], cwd=ROOT, env=env,
+            [sys.executable, *argv, "--http-port", str(self.port)], cwd=cwd, env=env,
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -360,17 +365,42 @@ def cpu_per_round(serving: Serving, rounds: int, one: Callable[[int], None]) -> 
     return (serving.cpu_seconds() - before) / rounds
 
 
-def run_over_http(database: Database, rounds: int) -> float:
+#: sign-ins per turn when two servers are measured in alternation
+CHUNK = 50
+
+
+def run_over_http(database: Database, rounds: int, label: str,
+                  against: Path | None = None) -> dict[str, float]:
+    """Server CPU per sign-in of ``erpcore serve`` on *database*, by server name.
+
+    With *against* (another checkout of the repository), its ``erpcore serve``
+    runs too, on the same database, and the two take turns of :data:`CHUNK`
+    sign-ins each, so that both see the same load on a shared machine.
+    """
     argv = ["-m", "erpcore", "serve", "--workers", "0", "--http-interface", "127.0.0.1",
             "--data-dir", str(database.config.data_dir), "--db", database.url,
             "--log-level", "warning"]
-    serving = Serving(argv, database.folder / "serve.log")
-    users = database.users[-(rounds + 20):]
+    trees = {f"erpcore on {label}": ROOT}
+    if against is not None:
+        trees[f"erpcore on {label}, {against.name} (--against)"] = against
+    servers = {name: Serving(argv, database.folder / f"serve-{i}.log", cwd=tree)
+               for i, (name, tree) in enumerate(trees.items())}
+    users = iter(database.users[-len(servers) * (rounds + 20):])
+    spent = dict.fromkeys(servers, 0.0)
     try:
-        return cpu_per_round(serving, rounds,
-                             lambda i: http_sign_in(serving.url, *users[i]))
+        for serving in servers.values():  # warm up: imports, pools, templates
+            for _ in range(20):
+                http_sign_in(serving.url, *next(users))
+        for start in range(0, rounds, CHUNK):
+            for name, serving in servers.items():
+                before = serving.cpu_seconds()
+                for _ in range(min(CHUNK, rounds - start)):
+                    http_sign_in(serving.url, *next(users))
+                spent[name] += serving.cpu_seconds() - before
     finally:
-        serving.stop()
+        for serving in servers.values():
+            serving.stop()
+    return {name: seconds / rounds for name, seconds in spent.items()}
 
 
 def run_hello_over_http(rounds: int, folder: Path) -> float:
@@ -463,6 +493,9 @@ def main() -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--trace", action="store_true",
                         help="print the SQL of one sign-in, request by request")
+    parser.add_argument("--against", type=Path, metavar="CHECKOUT",
+                        help="another checkout (the main branch, say) served over HTTP "
+                             "too, the two in alternation: before/after on a shared machine")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="profile the timed in-process requests into PREFIX-BACKEND.pstats")
     parser.add_argument("--serve-hello", action="store_true", help=argparse.SUPPRESS)
@@ -481,7 +514,8 @@ def main() -> int:
     chosen = list(makers) if args.backend == "both" else [args.backend]
     for kind in chosen:
         with makers[kind]() as database:
-            over_http = args.http_rounds + 20 if args.http_rounds else 0
+            servers = 2 if args.against else 1
+            over_http = servers * (args.http_rounds + 20) if args.http_rounds else 0
             need = WARM_UP + args.counted + args.rounds + over_http
             database.create_users(need)
             loads[database.label] = load()
@@ -495,17 +529,20 @@ def main() -> int:
                 print(f"profile of the in-process requests: {path}")
                 pstats.Stats(profile).sort_stats("tottime").print_stats(25)
             if args.http_rounds:
-                name = f"erpcore on {database.label}"
-                loads[name] = load()
-                print(f"{name}: over HTTP, load {loads[name]}", flush=True)
-                http[name] = run_over_http(database, args.http_rounds)
+                started = load()
+                print(f"{database.label}: over HTTP, load {started}", flush=True)
+                measured = run_over_http(database, args.http_rounds, database.label,
+                                         args.against)
+                http.update(measured)
+                loads.update(dict.fromkeys(measured, f"{started} to {load()}"))
     floors = {"bare WSGI hello": floor_in_process(hello, args.rounds),
               "Werkzeug hello": floor_in_process(werkzeug_hello, args.rounds)}
     if args.http_rounds:
         with tempfile.TemporaryDirectory(prefix="erpcore-bench-") as folder:
             name = "hello WSGI app (the floor)"
-            loads[name] = load()
+            started = load()
             http[name] = run_hello_over_http(args.http_rounds, Path(folder))
+            loads[name] = f"{started} to {load()}"
     if args.trace:
         for label, costs in results.items():
             print(f"\n{label}: the statements of one sign-in")
