@@ -13,6 +13,7 @@
         "views/login.xml",
         "views/preferences.xml",
         "views/users.xml",
+        "views/mail_templates.xml",
     ],
     "external_dependencies": {"python": ["qrcode", "PIL", "cryptography"]},
     "license": "LGPL-3",

@@ -40,7 +40,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn
 
@@ -111,6 +111,18 @@ model_data_table = sa.Table(
 
 class DatabaseURLError(ValueError):
     """The database URL cannot be used; the message is one line."""
+
+
+def database_unavailable(exc: DBAPIError) -> bool:
+    """Whether *exc* means the database cannot be reached (503), not a bug (500)."""
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    # PostgreSQL reports lost or refused connections as OperationalError; SQLite also
+    # uses it for schema errors, of which only a lock held too long is "unavailable".
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "sqlite" not in type(exc.orig).__module__
 
 
 def create_engine(url: str, pool_size: int = 5) -> Engine:
@@ -203,6 +215,8 @@ def _make_sqlite_safe(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         # deleted rows (old sealed secrets, hashes) are overwritten, not left in free pages
         cursor.execute("PRAGMA secure_delete=ON")
+        # LIKE tells case apart, as on PostgreSQL (domains: 'like' vs 'ilike')
+        cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

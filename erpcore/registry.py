@@ -111,6 +111,8 @@ class Registry:
 
     def _build_tables(self) -> None:
         for model in self.models.values():
+            if not model._auto:
+                continue  # a view: its rows are _table_query, it has no table
             columns = [sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)]
             for field in model._fields.values():
                 if field.stored:

@@ -36,6 +36,7 @@ from gunicorn.workers.base import Worker
 
 from erpcore.config import Config
 from erpcore.http.app import Application
+from erpcore.mail import start_mail_delivery
 from erpcore.server import Server, ServerError
 
 _logger = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ def serve(server: Server) -> int:
     httpd = waitress.create_server(Application(server), host=config.http_interface,
                                    port=config.http_port, **waitress_options(config))
     _logger.info("serving on %s (one process, %d threads, %s)", url, config.http_threads, kind)
+    start_mail_delivery(server)
     print(f"erpcore is running on {url}", flush=True)
     try:
         httpd.run()
@@ -149,7 +151,8 @@ def _serve_prefork(server: Server) -> int:
             self.cfg.set("proc_name", "erpcore")
             # gunicorn's control socket is one path per user: two servers would fight over it
             self.cfg.set("control_socket_disable", True)
-            self.cfg.set("post_fork", lambda _arbiter, _worker: server.dispose())
+            self.cfg.set("post_fork", lambda _arbiter, _worker: (
+                server.dispose(), start_mail_delivery(server)))
 
         def load(self) -> Application:
             return Application(server)

@@ -37,6 +37,11 @@ ADMIN_PASSWORD = "admin-password-1"
 USER_PASSWORD = "user-password-1"
 TEST_ROUNDS = 1000
 PG_ENV = "ERPCORE_TEST_PG"
+#: the routes of the external API (DESIGN section 4): no CSRF token, as scripts have no
+#: form; each call names its user and secret, the session counts for nothing, and a
+#: browser's form post is refused for its content type (XML-RPC: a fault; JSON: 415)
+EXTERNAL_API = {"/xmlrpc/2/<service>", "/jsonrpc", "/web/webclient/version_info",
+                "/web/session/authenticate"}
 
 
 class Clock:

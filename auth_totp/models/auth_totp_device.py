@@ -46,7 +46,7 @@ class AuthTotpDevice(Model):
     _order = "last_used desc"
 
     user_id = fields.Many2one("res.users", "User", ondelete="CASCADE", required=True)
-    token_hash = fields.Char("Token hash", size=64, required=True, index=True)
+    token_hash = fields.Char("Token hash", size=64, required=True, index=True, secret=True)
     browser = fields.Char("Browser", size=64)
     system = fields.Char("System", size=64)
     ip = fields.Char("IP address", size=64)

@@ -2,6 +2,10 @@
 
 Every event is also written to the log. Neither ever holds a code, a secret,
 a recovery code or a token: only who, what, when and from where.
+
+Recording an event is also where its owner is told: each event of
+:data:`MAILED` queues a mail to the user (``mail.mail``) in the same
+transaction, so the event and its mail are committed together or not at all.
 """
 
 from __future__ import annotations
@@ -30,7 +34,20 @@ EVENTS = [
     ("device_trusted", _("Browser trusted")),
     ("device_used", _("Trusted browser skipped the code")),
     ("device_revoked", _("Trusted browser revoked")),
+    ("authenticator_changed", _("Authenticator changed")),
 ]
+
+#: the events the owner of the account hears of, each with its mail template
+#: (auth_totp/views/mail_templates.xml); the mail's kind is ``auth_totp.EVENT``
+MAILED = {
+    "enabled": "auth_totp.mail_enabled",
+    "disabled": "auth_totp.mail_disabled",
+    "recovery_used": "auth_totp.mail_recovery_used",
+    "recovery_regenerated": "auth_totp.mail_recovery_regenerated",
+    "authenticator_changed": "auth_totp.mail_authenticator_changed",
+    "device_trusted": "auth_totp.mail_device_trusted",
+    "lockout": "auth_totp.mail_lockout",
+}
 
 
 class AuthTotpEvent(Model):
@@ -56,6 +73,30 @@ class AuthTotpEvent(Model):
         })
         _logger.info("2fa %s user=%s actor=%s ip=%s %s", event, user_id, actor_id or "-",
                      ip or "-", detail)
+        if event in MAILED:
+            self._tell_owner(user_id, event, now=now, ip=ip, actor_id=actor_id)
+
+    def _tell_owner(self, user_id: int, event: str, *, now: float, ip: str,
+                    actor_id: int | None) -> None:
+        """Queue the mail of *event* to the user, with what it says (never a secret)."""
+        env = self.env(su=True)
+        user = env["res.users"].browse(user_id)
+        values: dict = {"at": now, "ip": "" if ip == "cli" else ip[:64]}
+        if event == "disabled":
+            if ip == "cli":
+                values["by"] = "cli"
+            elif actor_id and actor_id != user_id:
+                values.update(by="admin", actor=env["res.users"].browse(actor_id).name)
+            else:
+                values["by"] = "self"
+        elif event == "recovery_used":
+            values["left"] = env["auth_totp.recovery_code"].remaining(user_id)
+        elif event == "device_trusted":
+            # the browser this event trusted: the user's newest, created just before
+            device = env["auth_totp.device"].search([("user_id", "=", user_id)], order="id desc",
+                                                    limit=1)
+            values.update(browser=device.browser or "?", system=device.system or "?")
+        env["mail.mail"]._queue(user, f"auth_totp.{event}", MAILED[event], values, now=now)
 
     def label(self) -> str:
         return self.env._(dict(EVENTS)[self.event])

@@ -44,7 +44,7 @@ class AuthTotpRecoveryCode(Model):
     _description = "2FA recovery code"
 
     user_id = fields.Many2one("res.users", "User", ondelete="CASCADE", required=True)
-    code_hash = fields.Char("Code hash", size=64, required=True, index=True)
+    code_hash = fields.Char("Code hash", size=64, required=True, index=True, secret=True)
     used_at = fields.Datetime("Used at")
     used_ip = fields.Char("Used from", size=64)
 

@@ -9,6 +9,7 @@ a new step is conditional, so two workers cannot both accept one code.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import logging
 from dataclasses import dataclass
@@ -73,6 +74,11 @@ class ResUsers(Model):
             return "/web/login/totp"
         return url
 
+    def _rpc_api_keys_only(self) -> bool:
+        """With 2FA on, the password alone is refused over the external API: no
+        code can be asked there, so scripts use an API key instead (Odoo's rule)."""
+        return super()._rpc_api_keys_only() or self.totp_enabled
+
     def _login_values(self, now: float) -> dict:
         values = super()._login_values(now)
         if self.totp_enabled:  # a code, a recovery code or a trusted browser was used
@@ -135,6 +141,29 @@ class ResUsers(Model):
             user.env["auth_totp.recovery_code"].sudo().search(
                 [("user_id", "=", user.id)]).unlink()
             user.env["auth_totp.device"].sudo().search([("user_id", "=", user.id)]).unlink()
+
+    # -- mail the policy sends (issue 11 calls these) ----------------------------------
+
+    def _totp_invite(self, admin, now: float) -> None:
+        """Invite each of these users, by mail, to turn 2FA on; *admin* is named in it.
+
+        The mail links to Préférences; it signs no one in.
+        """
+        for user in self.sudo():
+            user.env["mail.mail"]._queue(user, "auth_totp.invitation", "auth_totp.mail_invitation",
+                                         {"at": now, "admin": admin.sudo().name}, now=now)
+
+    def _totp_deadline_reminder(self, deadline: dt.datetime | float, now: float) -> None:
+        """Tell each of these users, by mail, that 2FA is required from *deadline* on.
+
+        *deadline* is a timestamp or a naive UTC datetime; the mail shows it in
+        the user's time zone. The caller sends it once at each reminder date.
+        """
+        when = deadline if isinstance(deadline, (int, float)) else \
+            deadline.replace(tzinfo=deadline.tzinfo or dt.UTC).timestamp()
+        for user in self.sudo():
+            user.env["mail.mail"]._queue(user, "auth_totp.deadline", "auth_totp.mail_deadline",
+                                         {"at": now, "deadline": when}, now=now)
 
     def write(self, vals: dict) -> bool:
         result = super().write(vals)

@@ -42,6 +42,9 @@ class Serve(Command):
             server.check_keyring()
         else:
             announce_admin(create_database(server))
+        if not server.config.smtp_server:
+            print("Mail is not configured (no --smtp): messages are kept in the outbox "
+                  "(erpcore mail list).", flush=True)
         return serve(server)
 
 
@@ -126,6 +129,7 @@ class User(Command):
         create.add_argument("login")
         create.add_argument("--password")
         create.add_argument("--name")
+        create.add_argument("--email", help="the address that hears of changes to the account")
         create.add_argument("--admin", action="store_true", help="make an administrator")
         passwd = sub.add_parser("passwd", help="set a user's password")
         passwd.add_argument("login")
@@ -148,7 +152,8 @@ class User(Command):
                 if args.admin:
                     groups.append(env.ref("base.group_system").id)
                 users.create({"login": args.login, "name": args.name or args.login,
-                              "password": password, "group_ids": groups})
+                              "password": password, "group_ids": groups,
+                              "email": (args.email or "").strip()})
                 print(f"user {args.login} created")
                 return 0
             user = users.search([("login", "=", args.login)])

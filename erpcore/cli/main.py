@@ -14,9 +14,9 @@ from typing import Any, NoReturn
 
 from sqlalchemy.exc import DBAPIError
 
-from erpcore.cli import builtin  # noqa: F401 - registers the built-in commands
+from erpcore.cli import apikey, builtin, mail  # noqa: F401 - registers the built-in commands
 from erpcore.cli.command import Command, CommandError, command_classes
-from erpcore.config import Config, default_data_dir
+from erpcore.config import SMTP_SECURITY, Config, ConfigError, default_data_dir
 from erpcore.db import DatabaseURLError, is_initialised
 from erpcore.keys import KeyringError
 from erpcore.modules.addons import AddonError, installed_names
@@ -27,7 +27,7 @@ from erpcore.server import Server, ServerError
 from erpcore.settings import SettingError
 
 EXPECTED_ERRORS = (CommandError, ServerError, AddonError, ManifestError, DatabaseURLError,
-                   KeyringError, UserError, RegistryError, SettingError, OSError)
+                   KeyringError, UserError, RegistryError, SettingError, ConfigError, OSError)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -43,6 +43,13 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _PasswordNotHere(argparse.Action):
+    """``--smtp-password``: refused without echoing it; a command line is seen by ``ps``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        parser.error("the SMTP password is not an option: set ERPCORE_SMTP_PASSWORD")
 
 
 def global_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -68,6 +75,22 @@ def global_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         help="connections each process keeps open at most (default 500)")
     parser.add_argument("--proxy-mode", action="store_true", default=None,
                         help="behind a reverse proxy: trust X-Forwarded-* headers")
+    parser.add_argument("--public-url", default=None,
+                        help="the address users reach the server at, for links in mail "
+                        "(default http://HTTP-INTERFACE:HTTP-PORT, env ERPCORE_PUBLIC_URL)")
+    parser.add_argument("--smtp", dest="smtp_server", default=None, metavar="HOST",
+                        help="SMTP server that sends mail (env ERPCORE_SMTP); without it, "
+                        "mail is kept in the outbox. Password: env ERPCORE_SMTP_PASSWORD")
+    parser.add_argument("--smtp-port", type=int, default=None, metavar="PORT",
+                        help="default 25 (env ERPCORE_SMTP_PORT)")
+    parser.add_argument("--smtp-ssl", default=None, metavar="|".join(SMTP_SECURITY),
+                        help="none (default), starttls or ssl (env ERPCORE_SMTP_SSL)")
+    parser.add_argument("--smtp-user", default=None, metavar="USER",
+                        help="SMTP login (env ERPCORE_SMTP_USER)")
+    parser.add_argument("--smtp-password", action=_PasswordNotHere, nargs="?",
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--email-from", default=None, metavar="ADDRESS",
+                        help="sender of mail (default erpcore@HOST, env ERPCORE_EMAIL_FROM)")
     parser.add_argument("--log-level", default=None,
                         help="debug, info, warning, error (default: info for serve, "
                         "warning for the other commands, whose output is their answer)")
@@ -84,6 +107,8 @@ def make_config(args: argparse.Namespace) -> Config:
         http_interface=args.http_interface, http_port=args.http_port, workers=args.workers,
         http_threads=args.http_threads, http_timeout=args.http_timeout,
         http_connection_limit=args.http_connection_limit, proxy_mode=args.proxy_mode,
+        public_url=args.public_url, smtp_server=args.smtp_server, smtp_port=args.smtp_port,
+        smtp_ssl=args.smtp_ssl, smtp_user=args.smtp_user, email_from=args.email_from,
     )
 
 

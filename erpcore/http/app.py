@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from markupsafe import escape
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import safe_join
@@ -39,6 +39,7 @@ from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response
 
 from erpcore import throttle
+from erpcore.db import database_unavailable
 from erpcore.http.controllers import Routing
 from erpcore.http.errors import AdminOnly, CSRFError, DatabaseUnavailable, title_of
 from erpcore.http.forms import HttpRequest
@@ -66,18 +67,6 @@ SECURITY_HEADERS = {
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
 }
-
-
-def database_unavailable(exc: DBAPIError) -> bool:
-    """Whether *exc* means the database cannot be reached (503), not a bug (500)."""
-    if exc.connection_invalidated:
-        return True
-    if not isinstance(exc, OperationalError):
-        return False
-    # PostgreSQL reports lost or refused connections as OperationalError; SQLite also
-    # uses it for schema errors, of which only a lock held too long is "unavailable".
-    message = str(exc.orig).lower()
-    return "database is locked" in message or "sqlite" not in type(exc.orig).__module__
 
 
 def same_site_referrer(httprequest: WerkzeugRequest) -> str:

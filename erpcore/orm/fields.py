@@ -4,6 +4,12 @@ A field is a descriptor on a model class. Reading it on a record returns the
 value (loaded by the record's environment cache), assigning it writes.
 ``groups`` restricts reading and writing to members of those groups
 (comma-separated external ids) unless the environment is superuser.
+
+``secret`` marks a secret or a digest of one (a password hash, a token's
+digest, an encrypted value): the generic paths (``read``, ``search_read``,
+``fields_get``) never give it out and the external API refuses to read,
+search, order by or write it, whoever asks, superuser included. Code that
+needs it reads the attribute of a record, as the checks of secrets do.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ class Field:
 
     #: whether the value lives in a column of the model's table
     stored = True
+    #: the type's name in ``fields_get``, as Odoo names it
+    type = ""
 
     def __init__(
         self,
@@ -31,12 +39,14 @@ class Field:
         default: Any = None,
         groups: str | None = None,
         index: bool = False,
+        secret: bool = False,
     ):
         self.string = string
         self.required = required
         self.default = default
         self.groups = groups
         self.index = index
+        self.secret = secret
         self.name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -77,8 +87,16 @@ class Field:
     def empty(self) -> Any:
         return None
 
+    def describe(self) -> dict[str, Any]:
+        """What ``fields_get`` says of the field."""
+        return {"type": self.type, "string": self.string or self.name,
+                "required": self.required, "readonly": not self.stored,
+                "store": self.stored, "searchable": self.stored}
+
 
 class Char(Field):
+    type = "char"
+
     def __init__(self, string: str | None = None, *, size: int | None = None, **kw: Any):
         super().__init__(string, **kw)
         self.size = size
@@ -97,9 +115,14 @@ class Char(Field):
 
 
 class Selection(Char):
+    type = "selection"
+
     def __init__(self, selection: list[tuple[str, str]], string: str | None = None, **kw: Any):
         super().__init__(string, **kw)
         self.selection = selection
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "selection": [list(item) for item in self.selection]}
 
     def to_db(self, value: Any) -> Any:
         if value in (None, False):
@@ -112,6 +135,8 @@ class Selection(Char):
 
 
 class Integer(Field):
+    type = "integer"
+
     def sa_type(self) -> sa.types.TypeEngine:
         return sa.BigInteger()
 
@@ -126,6 +151,8 @@ class Integer(Field):
 
 
 class Boolean(Field):
+    type = "boolean"
+
     def sa_type(self) -> sa.types.TypeEngine:
         return sa.Boolean()
 
@@ -140,7 +167,13 @@ class Boolean(Field):
 
 
 class Datetime(Field):
-    """A naive UTC datetime."""
+    """A naive UTC datetime.
+
+    Given as a datetime, a POSIX timestamp, or text as Odoo writes it
+    (``2024-05-31 14:30:00``, UTC; ISO 8601 with an offset is converted).
+    """
+
+    type = "datetime"
 
     def sa_type(self) -> sa.types.TypeEngine:
         return sa.DateTime()
@@ -148,6 +181,10 @@ class Datetime(Field):
     def to_db(self, value: Any) -> Any:
         if value in (None, False):
             return None
+        if isinstance(value, str):
+            if len(value) > 40:
+                raise ValueError("not a date and time")
+            value = dt.datetime.fromisoformat(value.strip())
         if isinstance(value, (int, float)):
             return dt.datetime.fromtimestamp(value, dt.UTC).replace(tzinfo=None)
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
@@ -162,11 +199,16 @@ class Datetime(Field):
 
 
 class Many2one(Field):
+    type = "many2one"
+
     def __init__(self, comodel: str, string: str | None = None, *, ondelete: str = "SET NULL",
                  **kw: Any):
         super().__init__(string, **kw)
         self.comodel = comodel
         self.ondelete = ondelete
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "relation": self.comodel}
 
     def column(self, model: type[BaseModel]) -> sa.Column:
         target = model._registry.models[self.comodel]._table
@@ -193,11 +235,16 @@ class One2many(Field):
     """The records of *comodel* whose *inverse* Many2one points here (read only)."""
 
     stored = False
+    type = "one2many"
 
     def __init__(self, comodel: str, inverse: str, string: str | None = None, **kw: Any):
         super().__init__(string, **kw)
         self.comodel = comodel
         self.inverse = inverse
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "relation": self.comodel,
+                "relation_field": self.inverse, "searchable": False}
 
     def load(self, record: BaseModel) -> Any:
         return record.env[self.comodel].search([(self.inverse, "=", record.id)])
@@ -207,6 +254,7 @@ class Many2many(Field):
     """A set of *comodel* records, kept in the relation table *relation*."""
 
     stored = False
+    type = "many2many"
 
     def __init__(self, comodel: str, relation: str, column1: str, column2: str,
                  string: str | None = None, **kw: Any):
@@ -215,6 +263,11 @@ class Many2many(Field):
         self.relation = relation
         self.column1 = column1
         self.column2 = column2
+
+    def describe(self) -> dict[str, Any]:
+        # kept in a relation table, yet written and searched like a stored field
+        return {**super().describe(), "relation": self.comodel, "readonly": False,
+                "store": True, "searchable": True}
 
     def relation_table(self, model: type[BaseModel], metadata: sa.MetaData) -> sa.Table:
         if self.relation in metadata.tables:
@@ -236,7 +289,11 @@ class Encrypted(Field):
     The associated data names the database, table, row id and field, so a
     value copied to another row or database does not open. Reading a value
     that does not open gives ``False``: the secret is as good as absent.
+    Always ``secret``: no generic path gives it out.
     """
+
+    def __init__(self, string: str | None = None, **kw: Any):
+        super().__init__(string, **{**kw, "secret": True})
 
     def sa_type(self) -> sa.types.TypeEngine:
         return sa.Text()

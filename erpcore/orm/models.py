@@ -11,6 +11,19 @@ A recordset is an environment plus a tuple of ids::
     users = env["res.users"].search([("active", "=", True)])
     for user in users:
         user.write({"name": user.name.title()})
+
+Who may do what, when the environment is not superuser:
+
+* access rights (``ir.model.access.csv``): may this user read, write,
+  create or unlink records of this model at all (:meth:`check_access`);
+* record rules: which records (:meth:`_rule_domain`), applied by the generic
+  entry points ``search``, ``search_count``, ``read``, ``write`` and
+  ``unlink``, those of the external API;
+* field ``groups``: who may read or write a field; ``secret`` fields are given
+  out by no generic path at all (:mod:`erpcore.orm.fields`).
+
+Attribute access on a recordset already in hand (``user.login``) is trusted
+code's business: the record was found by code that chose its environment.
 """
 
 from __future__ import annotations
@@ -21,8 +34,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.sql.base import Executable
 
-from erpcore.orm import fields
-from erpcore.orm.exceptions import AccessError, ValidationError
+from erpcore.orm import domains, fields
+from erpcore.orm.exceptions import AccessError, UserError, ValidationError
 
 if TYPE_CHECKING:
     from erpcore.orm.environment import Environment
@@ -31,23 +44,13 @@ if TYPE_CHECKING:
 #: every model class Python has imported, in import order (the registry sorts them by addon)
 model_classes: list[type[BaseModel]] = []
 
-Domain = Sequence[tuple[str, str, Any]]
+#: leaves ``(field, operator, value)`` and the operators ``&``, ``|``, ``!`` (erpcore.orm.domains)
+Domain = Sequence[Any]
 
 #: the largest id a primary key holds (an INTEGER column on PostgreSQL)
 MAX_ID = 2**31 - 1
-
-_OPERATORS = {
-    "=": lambda c, v: c.is_(None) if v is None or v is False else c == v,
-    "!=": lambda c, v: c.isnot(None) if v is None or v is False else c != v,
-    "<": lambda c, v: c < v,
-    "<=": lambda c, v: c <= v,
-    ">": lambda c, v: c > v,
-    ">=": lambda c, v: c >= v,
-    "in": lambda c, v: c.in_(list(v)),
-    "not in": lambda c, v: c.not_in(list(v)),
-    "like": lambda c, v: c.like(f"%{v}%"),
-    "ilike": lambda c, v: c.ilike(f"%{v}%"),
-}
+#: records one read loads per query (each id is one SQL parameter)
+READ_CHUNK = 1000
 
 
 def _bound(columns: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +68,10 @@ class BaseModel:
     _inherit: ClassVar[str | None] = None
     _description: ClassVar[str] = ""
     _order: ClassVar[str] = "id"
+    #: the field that names a record (``display_name``); None: the model's description and id
+    _rec_name: ClassVar[str | None] = "name"
+    #: False: no table of its own; its rows are :meth:`_table_query` (a read-only view)
+    _auto: ClassVar[bool] = True
     # set by the registry on the assembled class
     _registry: ClassVar[Registry]
     _table: ClassVar[str]
@@ -150,7 +157,7 @@ class BaseModel:
         if len(missing) == 1:
             found.update(self._fetch(self._row_statement(), {"id": missing[0]})._ids)
         elif missing:
-            t = self._sa_table
+            t = self._source()
             found.update(self._fetch(sa.select(t).where(t.c.id.in_(missing)))._ids)
         return self.browse([i for i in self._ids if i in found])
 
@@ -175,8 +182,8 @@ class BaseModel:
     @classmethod
     def _row_statement(cls) -> Executable:
         """The whole row of the record whose id is bound as ``id``."""
-        return cls._statement("row", lambda model: sa.select(model._sa_table).where(
-            model._sa_table.c.id == sa.bindparam("id")))
+        return cls._statement("row", lambda model: sa.select(model._source()).where(
+            model._source().c.id == sa.bindparam("id")))
 
     def _fetch(self, statement: Executable, params: dict[str, Any] | None = None
                ) -> BaseModel:
@@ -198,6 +205,57 @@ class BaseModel:
         if field.groups and not self.env.su and not self.env.user_in_any(field.groups):
             raise AccessError(f"field {self._name}.{field.name} is restricted")
 
+    def _rule_domain(self, operation: str) -> list:
+        """The records of this model the current user may *operation*, as a domain.
+
+        The record rules of the model: ``[]`` (the default) allows every
+        record; ``res.users`` allows an ordinary user their own record only.
+        A model overrides this method, calling ``super()``, rather than
+        declaring rules as data: the few rules the addons need are a line of
+        code each, versioned and tested with the model, and a table of rules
+        would need an expression language evaluated per user, a new way to
+        get access wrong. Never applied to the superuser.
+        """
+        return []
+
+    def _check_records(self, operation: str) -> None:
+        """Raise :class:`AccessError` unless every record exists and the user may
+        *operation* it; one query. A missing record and a forbidden one are
+        refused alike, so the answer does not tell which ids exist."""
+        if self.env.su or not self._ids:
+            return
+        t = self._source()
+        wanted = set(self._ids)
+        query = sa.select(t.c.id).where(t.c.id.in_([i for i in wanted if 0 < i <= MAX_ID]),
+                                        domains.condition(self, self._rule_domain(operation)))
+        found = set(self.env.conn.execute(query).scalars())
+        if found != wanted:
+            missing = ", ".join(str(i) for i in sorted(wanted - found)[:10])
+            raise AccessError(f"{self._name}({missing}): no such record, or you may not "
+                              f"{operation} it")
+
+    @classmethod
+    def _source(cls) -> Any:
+        """What the records are selected from: the model's table, or the view of
+        :meth:`_table_query` for a model with ``_auto = False``."""
+        if cls._auto:
+            return cls._sa_table
+        view = cls.__dict__.get("_view")
+        if view is None:
+            view = cls._view = cls._table_query()
+        return view
+
+    @classmethod
+    def _table_query(cls) -> Any:
+        """The rows of a model with ``_auto = False``: a selectable with an ``id``
+        column and a column per field. Built once per registry."""
+        raise NotImplementedError(f"{cls._name} has no table and no _table_query")
+
+    def _writable(self) -> sa.Table:
+        if not self._auto:
+            raise UserError(f"{self._name} is read only")
+        return self._sa_table
+
     # -- reading ---------------------------------------------------------------
 
     def _read_field(self, field: fields.Field) -> Any:
@@ -216,49 +274,145 @@ class BaseModel:
         row = self.env.cache_row(self)
         return field.from_db(row[field.name], self)
 
-    def _where(self, domain: Domain) -> list[Any]:
-        t = self._sa_table
+    def _where(self, domain: Domain, operation: str = "read") -> list[Any]:
+        """The SQL conditions of *domain*, and of the record rules for *operation*."""
+        clauses = [domains.condition(self, domain)]
+        if not self.env.su:
+            rule = self._rule_domain(operation)
+            if rule:
+                clauses.append(domains.condition(self, rule))
+        return clauses
+
+    def _order_by(self, order: str | None) -> list[Any]:
+        """The ORDER BY of *order* (``"name desc, id"``): stored fields only."""
+        t = self._source()
         clauses = []
-        for item in domain:
-            name, op, value = item
-            if op not in _OPERATORS:
-                raise ValueError(f"unknown domain operator {op!r}")
-            if name != "id" and name not in self._fields:
-                raise ValueError(f"unknown field {self._name}.{name}")
+        for part in (order or self._order).split(","):
+            name, _, direction = part.strip().partition(" ")
+            direction = direction.strip().lower()
             field = self._fields.get(name)
+            if name != "id" and (field is None or not field.stored or field.secret
+                                 or isinstance(field, fields.Encrypted)):
+                raise domains.DomainError(f"cannot order {self._name} by {name[:64]!r}")
+            if direction not in ("", "asc", "desc"):
+                raise domains.DomainError(f"an order is 'FIELD', 'FIELD asc' or 'FIELD desc', "
+                                          f"not {part.strip()[:64]!r}")
             if field is not None:
                 self._check_field_access(field)
-                if isinstance(field, fields.Many2many):
-                    rel = self._registry.metadata.tables[field.relation]
-                    values = value if isinstance(value, (list, tuple)) else [value]
-                    sub = sa.select(rel.c[field.column1]).where(rel.c[field.column2].in_(values))
-                    clauses.append(t.c.id.in_(sub) if op in ("=", "in") else t.c.id.not_in(sub))
-                    continue
-                if isinstance(value, BaseModel):
-                    value = value.id
-                elif isinstance(field, fields.Datetime) and value not in (None, False):
-                    value = field.to_db(value)  # compared as stored: naive UTC
-            clauses.append(_OPERATORS[op](t.c[name], value))
+            column = t.c[name]
+            clauses.append(column.desc() if direction == "desc" else column.asc())
         return clauses
 
     def search(self, domain: Domain = (), order: str | None = None,
-               limit: int | None = None) -> BaseModel:
+               limit: int | None = None, offset: int = 0) -> BaseModel:
         self.check_access("read")
-        t = self._sa_table
-        query = sa.select(t.c.id).where(*self._where(domain))
-        for part in (order or self._order).split(","):
-            name, _, direction = part.strip().partition(" ")
-            column = t.c[name]
-            query = query.order_by(column.desc() if direction.lower() == "desc" else column)
+        t = self._source()
+        query = sa.select(t.c.id).where(*self._where(domain)).order_by(*self._order_by(order))
         if limit:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         return self.browse(list(self.env.conn.execute(query).scalars()))
 
     def search_count(self, domain: Domain = ()) -> int:
         self.check_access("read")
-        t = self._sa_table
+        t = self._source()
         query = sa.select(sa.func.count()).select_from(t).where(*self._where(domain))
         return self.env.conn.execute(query).scalar_one()
+
+    # -- generic reads (the external API's) --------------------------------------
+
+    def _readable_fields(self, names: Sequence[str] | None) -> list[fields.Field]:
+        """The fields *names* (all when None), checked for a generic read.
+
+        Unnamed, every field the user may read but the ``secret`` ones; named,
+        an unknown, secret or restricted field is an error.
+        """
+        if names is None:
+            return [f for f in self._fields.values() if not f.secret and (
+                self.env.su or not f.groups or self.env.user_in_any(f.groups))]
+        chosen = []
+        for name in dict.fromkeys(names):
+            if name == "id":
+                continue
+            field = self._fields.get(name)
+            if field is None:
+                raise domains.DomainError(f"unknown field {self._name}.{str(name)[:64]}")
+            if field.secret:
+                raise AccessError(f"field {self._name}.{name} is never given out")
+            self._check_field_access(field)
+            chosen.append(field)
+        return chosen
+
+    def read(self, fields_: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """The values of *fields_* (all readable ones when None) of each record, with its id.
+
+        As Odoo gives them: a Many2one as ``(id, name)`` or False, a
+        One2many or Many2many as a list of ids, an empty value as False.
+        """
+        self.check_access("read")
+        self._check_records("read")
+        chosen = self._readable_fields(fields_)
+        self._prefetch()
+        rows = [{"id": rec.id} for rec in self]
+        for field in chosen:
+            values = self._read_column(field)
+            for row, value in zip(rows, values, strict=True):
+                row[field.name] = value
+        return rows
+
+    def _prefetch(self) -> None:
+        """Load the rows of every record in a few queries, into the record cache."""
+        cache = self.env._shared["rows"]
+        missing = [i for i in dict.fromkeys(self._ids) if (self._name, i) not in cache]
+        t = self._source()
+        for start in range(0, len(missing), READ_CHUNK):
+            chunk = missing[start:start + READ_CHUNK]
+            for row in self.env.conn.execute(sa.select(t).where(t.c.id.in_(chunk))).mappings():
+                cache[(self._name, row["id"])] = dict(row)
+
+    def _read_column(self, field: fields.Field) -> list[Any]:
+        """The value of *field* for each record, in the form :meth:`read` gives."""
+        if isinstance(field, (fields.One2many, fields.Many2many)):
+            return [sorted(rec._read_field(field).ids) for rec in self]
+        values = [rec._read_field(field) for rec in self]
+        if isinstance(field, fields.Many2one):
+            targets = self.env[field.comodel].browse([v.id for v in values if v])
+            names = dict(targets.display_names())
+            return [(v.id, names.get(v.id, "")) if v else False for v in values]
+        return [False if value is None else value for value in values]
+
+    def display_names(self) -> list[tuple[int, str]]:
+        """(id, name) of each record: its ``_rec_name`` field, read as superuser,
+        else the model's description and id (what a Many2one shows)."""
+        records = self.sudo().exists()
+        field = self._fields.get(self._rec_name or "")
+        if field is None:
+            label = self._description or self._name
+            return [(rec.id, f"{label} {rec.id}") for rec in records]
+        records._prefetch()
+        return [(rec.id, rec._read_field(field) or "") for rec in records]
+
+    def search_read(self, domain: Domain = (), fields_: Sequence[str] | None = None,
+                    offset: int = 0, limit: int | None = None,
+                    order: str | None = None) -> list[dict[str, Any]]:
+        return self.search(domain, order=order, limit=limit, offset=offset).read(fields_)
+
+    def fields_get(self, allfields: Sequence[str] | None = None,
+                   attributes: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+        """What each field the user may read is: type, label, relation... (``secret``
+        fields are left out, as are fields the user's groups do not reach)."""
+        self.check_access("read")
+        described = {"id": {"type": "integer", "string": "ID", "required": False,
+                            "readonly": True, "store": True, "searchable": True}}
+        for field in self._readable_fields(None):
+            described[field.name] = field.describe()
+        if allfields:
+            described = {name: value for name, value in described.items() if name in allfields}
+        if attributes:
+            described = {name: {k: v for k, v in value.items() if k in attributes}
+                         for name, value in described.items()}
+        return described
 
     # -- writing ---------------------------------------------------------------
 
@@ -284,6 +438,7 @@ class BaseModel:
 
     def create(self, vals: dict[str, Any]) -> BaseModel:
         self.check_access("create")
+        self._writable()  # a read-only model refuses
         full = {}
         for name, field in self._fields.items():
             if name not in vals and field.default is not None:
@@ -306,6 +461,8 @@ class BaseModel:
         if not self._ids:
             return True
         self.check_access("write")
+        self._writable()  # a read-only model refuses
+        self._check_records("write")
         for name, field in self._fields.items():
             if field.required and name in vals and vals[name] in (None, False, ""):
                 raise ValidationError(f"{field.string or name} is required")
@@ -343,8 +500,9 @@ class BaseModel:
         columns, sealed, relations = self._split_values(vals)
         if sealed or relations:
             raise ValueError("_write_if takes plain column values only")
-        t = self._sa_table
-        query = sa.update(t).where(t.c.id == self._ids[0], *self._where(domain)).values(**columns)
+        t = self._writable()
+        query = sa.update(t).where(t.c.id == self._ids[0],
+                                   *self._where(domain, "write")).values(**columns)
         changed = self.env.conn.execute(query).rowcount == 1
         if changed:
             self.env.cache_update(self, columns)
@@ -383,9 +541,9 @@ class BaseModel:
         """
         self.ensure_one()
         self.check_access("unlink")
-        statement = self._statement("unlink_one", lambda model: sa.delete(
-            model._sa_table).where(model._sa_table.c.id == sa.bindparam("id")))
-        deleted = self.env.conn.execute(statement, {"id": self._ids[0]}).rowcount
+        t = self._writable()
+        deleted = self.env.conn.execute(sa.delete(t).where(
+            t.c.id == self._ids[0], *self._where([], "unlink"))).rowcount
         self.env.invalidate()  # cascades may have deleted or changed other rows held
         return deleted == 1
 
@@ -393,7 +551,8 @@ class BaseModel:
         if not self._ids:
             return True
         self.check_access("unlink")
-        t = self._sa_table
+        t = self._writable()
+        self._check_records("unlink")
         self.env.conn.execute(sa.delete(t).where(t.c.id.in_(self._ids)))
         self.env.invalidate()  # cascades may have deleted or changed other rows held
         return True

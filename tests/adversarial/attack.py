@@ -12,7 +12,7 @@ from werkzeug.routing import Rule
 
 from auth_totp import totp
 from erpcore.http.controllers import Routing
-from tests.support import USER_PASSWORD, Client, table_dump
+from tests.support import EXTERNAL_API, USER_PASSWORD, Client, table_dump
 from tests.support_totp import enable_totp, password_step
 
 WAIT_RE = re.compile(r"Try again in (\d+) seconds")
@@ -84,6 +84,16 @@ def state(erp, *, throttles: bool = True, failure_events: bool = True,
                 repr(tuple(row)) for row in rows
                 if row.uid is not None or "pre_uid" in json.loads(row.data))
     return dump
+
+
+def assert_form_post_refused(route: Route, response: requests.Response) -> None:
+    """A form posted to *route* did nothing: a 403, or for the external API its refusal."""
+    if route.rule.rule not in EXTERNAL_API:
+        assert response.status_code == 403, (route.rule.rule, response.status_code)
+    elif response.status_code == 200:  # XML-RPC answers every call, a refusal with a fault
+        assert "<fault>" in response.text, response.text[:300]
+    else:  # JSON wanted; or a half-signed-in session, sent to its code page first
+        assert response.status_code in (303, 415), (route.rule.rule, response.status_code)
 
 
 def assert_clean(response: requests.Response) -> None:

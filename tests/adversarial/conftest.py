@@ -3,14 +3,15 @@
 For the whole suite, a handler on the root logger keeps every formatted record
 (tracebacks included), and every HTTP client of these tests harvests the
 secrets the server hands out: session ids and trusted-browser tokens from
-``Set-Cookie``, TOTP keys from the setup page, recovery codes from the page
-that shows them. ``test_zz_logs.py`` runs last and looks for each of them in
+``Set-Cookie``, TOTP keys from the setup page, recovery codes and API keys
+from the pages that show them. ``test_zz_logs.py`` runs last and looks for each of them in
 the logs. The brute-force measurements are printed in the terminal summary.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -23,6 +24,8 @@ from tests.support_totp import CODES_RE, KEY_RE
 
 #: filled by test_bruteforce, printed at the end of the run
 MEASURED: dict[str, dict[str, object]] = {}
+#: an API key, on the page that shows it once
+APIKEY_RE = re.compile(r'id="apikey-value">([0-9a-f]{48})<')
 
 
 class LogCapture(logging.Handler):
@@ -75,6 +78,8 @@ class HandedOut:
                 self.add_totp_secret(totp.from_base32(key.replace(" ", "")))
             for code in CODES_RE.findall(body):
                 self.add_recovery_code(code)
+            for key in APIKEY_RE.findall(body):  # the key, and its part never stored
+                self.add("API key", key, key[8:])
         return response
 
     def count(self) -> int:

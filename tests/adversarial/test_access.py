@@ -8,6 +8,7 @@ import pytest
 
 from tests.adversarial.attack import (
     assert_clean,
+    assert_form_post_refused,
     enable,
     half_signed_in,
     live_routes,
@@ -25,8 +26,10 @@ IDENTITY_LIFETIME = 600
 SELF_SERVICE = {
     "/", "/web", "/web/login", "/web/login/totp", "/web/session/logout", "/web/identity",
     "/web/preferences", "/web/preferences/save", "/web/preferences/password",
+    "/web/preferences/email",
     "/auth_totp/setup", "/auth_totp/disable", "/auth_totp/recovery/regenerate",
     "/auth_totp/devices/<int:device_id>/revoke", "/auth_totp/devices/revoke-all",
+    "/web/preferences/apikeys/new", "/web/preferences/apikeys/<int:key_id>/revoke",
 }
 
 
@@ -72,12 +75,18 @@ def test_weakening_2fa_asks_for_the_password_again(stale):
     older than ten minutes, and change nothing meanwhile."""
     erp, demo, admin = stale
     device = devices_of(erp, "demo")[0]
+    with erp.server.environment() as env:  # an API key of demo's
+        users = env["res.users"]
+        key, _ = env["res.users.apikeys"]._generate(
+            users.browse(user_id(erp, "demo")), "script", days=30, now=erp.clock())
     attempts = [
         (demo, "POST", "/auth_totp/disable", {}),
         (demo, "POST", "/auth_totp/recovery/regenerate", {}),
         (demo, "POST", f"/auth_totp/devices/{device}/revoke", {}),
         (demo, "POST", "/auth_totp/devices/revoke-all", {}),
         (demo, "GET", "/auth_totp/setup", {}),
+        # the address that hears of every change: diverting it would silence the warnings
+        (demo, "POST", "/web/preferences/email", {"email": "mallory@example.com"}),
         (admin, "POST", f"/auth_totp/users/{user_id(erp, 'demo')}/disable", {}),
         (admin, "POST", "/web/apps/uninstall", {"name": "auth_totp"}),
         # an addon adds code every request runs
@@ -89,6 +98,11 @@ def test_weakening_2fa_asks_for_the_password_again(stale):
         (admin, "POST", "/web/users/create",
          {"login": "intruder", "password": "intruder-pass-1", "admin": "1"}),
         (admin, "POST", f"/web/users/{user_id(erp, 'demo')}/archive", {}),
+        # an API key is a credential of its own: a borrowed session must not mint one
+        (demo, "GET", "/web/preferences/apikeys/new", {}),
+        (demo, "POST", "/web/preferences/apikeys/new", {"name": "mine", "duration": "90"}),
+        (demo, "POST", f"/web/preferences/apikeys/{key.id}/revoke", {}),
+        (admin, "POST", f"/web/users/apikeys/{key.id}/revoke", {}),
     ]
     for client, method, path, data in attempts:
         if method == "POST":
@@ -194,7 +208,10 @@ def test_a_plain_user_gets_no_administrator_route(erp2fa_sqlite, handed_out):
                                             data=payload if method == "POST" else None,
                                             timeout=30)
             assert_clean(response)
-            assert response.status_code == 403, (method, path, response.status_code)
+            if method == "POST":
+                assert_form_post_refused(route, response)
+            else:
+                assert response.status_code == 403, (method, path, response.status_code)
             assert state(erp) == before
             checked += 1
     assert checked >= 9

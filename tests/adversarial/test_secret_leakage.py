@@ -2,9 +2,10 @@
 
 The database holds the TOTP secret sealed (AES-GCM, key outside the
 database), recovery codes, trusted-browser tokens and session ids as SHA-256
-digests, passwords as pbkdf2 hashes. So neither the SQLite files (main file,
-WAL and shared memory, free pages included) nor ``pg_dump`` may show any of
-them, in any of the forms a leak would take.
+digests, passwords as pbkdf2 hashes, API keys as an index and a keyed hash.
+So neither the SQLite files (main file, WAL and shared memory, free pages
+included) nor ``pg_dump`` may show any of them, in any of the forms a leak
+would take.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import glob
 import os
 import subprocess
+import xmlrpc.client
 
 import pytest
 import sqlalchemy as sa
 
 from auth_totp import totp
-from tests.adversarial.attack import half_signed_in, send_code
+from tests.adversarial.attack import half_signed_in, send_code, user_id
+from tests.adversarial.conftest import APIKEY_RE
 from tests.support import ADMIN_PASSWORD, USER_PASSWORD
 from tests.support_totp import KEY_RE, WIZARD_RE, activate_through_pages, code
 
@@ -34,6 +37,12 @@ def everything_handed_out(erp, handed_out):
     client = erp.client(**{"Accept-Language": "en"})
     client.login("demo", USER_PASSWORD)
     secret, recovery = activate_through_pages(client, erp, USER_PASSWORD)
+    client.get("/web/preferences/apikeys/new")  # an API key, used once over XML-RPC
+    apikey = APIKEY_RE.search(client.post("/web/preferences/apikeys/new", {
+        "name": "script", "duration": "7"}).text).group(1)
+    [database] = xmlrpc.client.ServerProxy(erp.url + "/xmlrpc/2/db").list()
+    common = xmlrpc.client.ServerProxy(erp.url + "/xmlrpc/2/common")
+    assert common.authenticate(database, "demo", apikey, {}) == user_id(erp, "demo")
     # the admin starts an activation and walks away: that pending secret counts too
     admin = erp.client()
     admin.login("admin", ADMIN_PASSWORD)
@@ -46,7 +55,7 @@ def everything_handed_out(erp, handed_out):
     sessions = [c.cookie("session_id") for c in (client, admin, browser)]
     assert all(sessions) and token
     return {"secret": secret, "abandoned": abandoned, "recovery": recovery, "token": token,
-            "sessions": sessions, "client": client, "admin": admin}
+            "sessions": sessions, "client": client, "admin": admin, "apikey": apikey}
 
 
 def needles(handed: dict) -> dict[str, list[bytes]]:
@@ -58,6 +67,7 @@ def needles(handed: dict) -> dict[str, list[bytes]]:
         "trusted-browser token": [handed["token"].encode()],
         "session id": [s.encode() for s in handed["sessions"]],
         "password": [USER_PASSWORD.encode(), ADMIN_PASSWORD.encode()],
+        "API key": [handed["apikey"].encode(), handed["apikey"][8:].encode()],
     }
     return found
 

@@ -3,12 +3,17 @@
 Runs last (``conftest.pytest_collection_modifyitems``). It first walks every
 flow that handles a secret once more, so that it means something when run
 alone, then looks for every TOTP secret, recovery code, trusted-browser
-token, session id and password that any test of the run was given.
+token, session id, API key and password that any test of the run was given.
 """
 
 from __future__ import annotations
 
-from tests.adversarial.attack import half_signed_in, send_code, signed_in
+import xmlrpc.client
+
+import requests
+
+from tests.adversarial.attack import half_signed_in, send_code, signed_in, user_id
+from tests.adversarial.conftest import APIKEY_RE
 from tests.support import ADMIN_PASSWORD, USER_PASSWORD
 from tests.support_totp import activate_through_pages, code, regenerate
 
@@ -19,6 +24,17 @@ def every_flow(erp, handed_out) -> None:
     client = erp.client(**{"Accept-Language": "en"})
     client.login("demo", USER_PASSWORD)
     secret, recovery = activate_through_pages(client, erp, USER_PASSWORD)
+    # an API key, made in Préférences, used over XML-RPC and JSON-RPC, then refused
+    client.get("/web/preferences/apikeys/new")
+    key = APIKEY_RE.search(client.post("/web/preferences/apikeys/new", {
+        "name": "script", "duration": "7"}).text).group(1)
+    uid = user_id(erp, "demo")
+    objects = xmlrpc.client.ServerProxy(erp.url + "/xmlrpc/2/object")
+    assert objects.execute_kw("erpcore", uid, key, "res.users", "search", [[]]) == [uid]
+    assert requests.post(erp.url + "/jsonrpc", timeout=30, json={
+        "jsonrpc": "2.0", "method": "call", "id": 1, "params": {
+            "service": "object", "method": "execute_kw",
+            "args": ["erpcore", uid, key + "0", "res.users", "search", [[]]]}}).json()["error"]
     erp.clock.advance(30)
     browser = half_signed_in(erp)
     assert send_code(browser, "000000" if code(secret, erp) != "000000" else "111111"
@@ -49,7 +65,7 @@ def test_the_logs_hold_no_secret(erp2fa_sqlite, handed_out, server_log):
     assert "2fa success" in log and "2fa recovery_used" in log  # the audit lines are there
     kinds = set(handed_out.by_kind)
     assert {"TOTP secret", "recovery code", "trusted-browser token", "session id",
-            "password"} <= kinds, kinds
+            "password", "API key"} <= kinds, kinds
     found = handed_out.found_in(log)
     assert found == [], f"{len(found)} secrets in the logs, e.g. {found[:3]}"
     # the secret itself never appears, even as the otpauth URI

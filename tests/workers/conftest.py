@@ -36,8 +36,10 @@ class Deployment:
         """The ``--db`` option of the servers; empty for SQLite in the first data dir."""
         return self.config.db_url
 
-    def start(self, workers: int = 2, wait: bool = True) -> ServerProcess:
-        """Start one more server, with its own data directory holding the same keyring."""
+    def start(self, workers: int = 2, wait: bool = True, extra: tuple[str, ...] = (),
+              extra_env: dict[str, str] | None = None) -> ServerProcess:
+        """Start one more server, with its own data directory holding the same keyring
+        (and *extra* options, *extra_env* in its environment)."""
         if not self.processes or not self.db_url:  # SQLite: the database is in the data dir
             data_dir = self.config.data_dir
         else:
@@ -45,7 +47,7 @@ class Deployment:
             data_dir.mkdir(mode=0o700)
             shutil.copy(self.config.keyring_path, data_dir / "keyring.json")
             (data_dir / "keyring.json").chmod(0o600)
-        process = ServerProcess(data_dir, self.db_url, workers)
+        process = ServerProcess(data_dir, self.db_url, workers, list(extra), extra_env)
         self.processes.append(process)
         return process.wait_ready() if wait else process
 

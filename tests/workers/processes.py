@@ -44,12 +44,15 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
-def server_env() -> dict[str, str]:
-    """The environment of a server process: no ERPCORE_* setting of the test run's.
+def server_env(**extra: str) -> dict[str, str]:
+    """The environment of a server process: no ERPCORE_* setting of the test run's,
+    only *extra*.
 
     (Password hashes are cheap because the databases say so: ``base.password_rounds``.)
     """
-    return {k: v for k, v in os.environ.items() if not k.startswith("ERPCORE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ERPCORE_")}
+    env.update(extra)
+    return env
 
 
 def run_erpcore(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -62,7 +65,7 @@ class ServerProcess:
     """``erpcore serve --workers N`` in its own process group, until :meth:`stop`."""
 
     def __init__(self, data_dir: Path, db_url: str = "", workers: int = 2,
-                 extra: list[str] = ()):
+                 extra: list[str] = (), extra_env: dict[str, str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / f"serve-{self.port}.log"
@@ -73,7 +76,8 @@ class ServerProcess:
         command += list(extra)
         self._interrupted = False
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=server_env(), stdout=log,
+            self.process = subprocess.Popen(command, cwd=ROOT, env=server_env(**extra_env or {}),
+                                            stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, timeout: float = 40) -> ServerProcess:

@@ -1,9 +1,10 @@
 {
     "name": "Base",
-    "summary": "Users, groups, passwords and the identity re-check",
+    "summary": "Users, groups, passwords, the identity re-check and the outbox",
     "version": "1.0",
     "depends": [],
-    "data": ["data/groups.xml", "security/ir.model.access.csv"],
+    "data": ["data/groups.xml", "security/ir.model.access.csv", "views/mail_layout.xml",
+             "views/mail_templates.xml"],
     "license": "LGPL-3",
     "installable": True,
     "application": False,

@@ -1,1 +1,8 @@
-from erpcore.addons.base.models import res_groups, res_users  # noqa: F401
+from erpcore.addons.base.models import (  # noqa: F401
+    ir_model,
+    mail_mail,
+    res_groups,
+    res_users,
+    res_users_apikeys,
+    res_users_apikeys_event,
+)

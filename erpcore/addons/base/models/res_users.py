@@ -12,14 +12,21 @@ each judged by a throttle (:mod:`erpcore.throttle`):
 * :meth:`ResUsers._check_identity`, the password asked again before a
   sensitive action, and the current password of a password change.
 
-Addons hook sign-in through :meth:`_mfa_url`, :meth:`_check_credentials` and
-:meth:`_login_values`, and react to password changes by overriding
-:meth:`write`.
+Over the external API (``interactive=False``) the secret may also be an API
+key (:mod:`erpcore.addons.base.models.res_users_apikeys`), and a user for
+whom :meth:`_rpc_api_keys_only` is true must use one: their password, even
+right, is refused there. A key never signs in through the sign-in page.
+
+Addons hook sign-in through :meth:`_mfa_url`, :meth:`_check_credentials`,
+:meth:`_rpc_api_keys_only` and :meth:`_login_values`, and react to password
+changes by overriding :meth:`write`. Over the external API, an ordinary user
+reads their own user record only (:meth:`_rule_domain`).
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -39,6 +46,17 @@ TIMEZONES = [("UTC", "UTC"), ("Europe/Paris", "Europe/Paris"), ("Europe/Brussels
 MAX_PASSWORD_LENGTH = 4096
 MAX_LOGIN_LENGTH = 128
 MIN_PASSWORD_LENGTH = 8
+MAX_EMAIL_LENGTH = 254
+#: an address SMTP takes as it is: ASCII, one @, a dotted domain of letters, digits, dashes
+_EMAIL_RE = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+
+
+def valid_email(address: str) -> bool:
+    """Whether *address* is one plain mail address (``name@example.com``)."""
+    return (isinstance(address, str) and len(address) <= MAX_EMAIL_LENGTH
+            and len(address.partition("@")[0]) <= 64 and _EMAIL_RE.fullmatch(address) is not None)
 
 #: one login, from browsers that never signed in to it (and from the external API),
 #: whatever the address: what bounds a distributed guesser (doc/security.md)
@@ -58,6 +76,8 @@ class Credential(enum.Enum):
 
     OK = "ok"
     WRONG = "wrong"
+    #: the right password, over the external API, of a user who must use an API key there
+    API_KEY_REQUIRED = "api_key_required"
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,11 @@ class PasswordCheck:
     @property
     def throttled(self) -> bool:
         return self.credential is None
+
+    @property
+    def api_key_required(self) -> bool:
+        """The password was right, but this user must use an API key over the external API."""
+        return self.credential is Credential.API_KEY_REQUIRED
 
 
 @lru_cache(maxsize=8)
@@ -101,8 +126,8 @@ class ResUsers(Model):
     login = fields.Char("Login", required=True, index=True)
     name = fields.Char("Name", required=True)
     email = fields.Char("Email")
-    #: the password hash; never the password
-    password = fields.Char("Password", groups="base.group_system")
+    #: the password hash; never the password, and never given out by a generic read
+    password = fields.Char("Password", groups="base.group_system", secret=True)
     active = fields.Boolean("Active", default=True)
     lang = fields.Selection(LANGUAGES, "Language", default="fr")
     tz = fields.Selection(TIMEZONES, "Time zone", default="Europe/Paris")
@@ -133,14 +158,22 @@ class ResUsers(Model):
         if existing and existing.ids != self.ids:
             raise UserError(self.env._("This login is already used."))
 
+    def _check_email(self, vals: dict) -> None:
+        """Refuse an address mail could not go to (empty means none)."""
+        address = vals.get("email")
+        if address and not valid_email(address):
+            raise UserError(self.env._("This email address is not valid."))
+
     def create(self, vals: dict) -> ResUsers:
         self._check_login(vals)
+        self._check_email(vals)
         return super().create(self._hash_values(vals))
 
     def write(self, vals: dict) -> bool:
         if "login" in vals:
             for user in self:
                 user._check_login(vals)
+        self._check_email(vals)
         result = super().write(self._hash_values(vals))
         if vals.get("password") or vals.get("active") is False:
             # a new password or an archived account signs the user out everywhere
@@ -182,10 +215,30 @@ class ResUsers(Model):
     def _check_credentials(self, secret: str, *, interactive: bool) -> Credential:
         """Whether *secret* signs this user in; *interactive*: from the sign-in page.
 
-        Addons extend it: API keys are good over the external API only, and a
-        user with a second factor may have to use one there.
+        Over the external API (not *interactive*), the right password of a
+        user who must use API keys there (:meth:`_rpc_api_keys_only`) is
+        ``API_KEY_REQUIRED``, which the door counts as a failure. The password
+        is checked before that rule is applied, so that only its owner learns
+        the account needs a key. (API keys themselves are checked by the door,
+        before its throttle: :meth:`_sign_in_check`.) Slow (a password hash):
+        never call it inside a write transaction.
         """
-        return Credential.OK if self._check_password(secret) else Credential.WRONG
+        self.ensure_one()
+        if not self._check_password(secret):
+            return Credential.WRONG
+        if not interactive and self._rpc_api_keys_only():
+            return Credential.API_KEY_REQUIRED
+        return Credential.OK
+
+    def _rpc_api_keys_only(self) -> bool:
+        """Whether this user must use an API key over the external API, never the password.
+
+        False here; ``auth_totp`` makes it true for users with two-factor
+        authentication on (their password alone must not pass where a code
+        cannot be asked), and a policy requiring 2FA may extend it further.
+        """
+        self.ensure_one()
+        return False
 
     # -- the doors ---------------------------------------------------------------
 
@@ -195,27 +248,44 @@ class ResUsers(Model):
         if device:  # this browser signed in to this login before: only its own tries count
             return Guard(now, strict=[(DEVICE_LIMIT, throttle_key(
                 "signin-device", login=digest, device=device))])
+        # the login's own limit is strict: it bounds every guesser together, even in
+        # parallel; the others are lenient, so that a few sign-ins of one login from one
+        # address at once (an office, a script) are not held by their own tries in flight
         return Guard(
             now,
-            strict=[(LOGIN_ADDRESS_LIMIT, throttle_key("signin", login=digest, address=address)),
-                    (LOGIN_LIMIT, throttle_key("signin", login=digest))],
-            lenient=[(ADDRESS_LIMIT, throttle_key("signin", address=address))],
+            strict=[(LOGIN_LIMIT, throttle_key("signin", login=digest))],
+            lenient=[(LOGIN_ADDRESS_LIMIT, throttle_key("signin", login=digest, address=address)),
+                     (ADDRESS_LIMIT, throttle_key("signin", address=address))],
         )
 
     def _sign_in_check(self, login: str, secret: str, *, address: str, now: float,
                        device: str | None = None, interactive: bool = True) -> PasswordCheck:
         """The first factor of a sign-in, page or external API: the user, or a refusal.
 
-        Guarantees: the try is counted before the secret is checked and the
-        count is committed first, so parallel tries cannot pass the limits and
-        no lock is held while the password is hashed; an unknown login costs
-        one hash too, so the time taken does not tell whether it exists.
+        Guarantees: the try is counted on the login's own limit before the
+        secret is checked, and the count is committed first, so parallel tries
+        cannot pass that limit and no lock is held while the password is
+        hashed; an unknown login costs one hash too, so the time taken does
+        not tell whether it exists.
         *device* is the id of a device cookie proving this browser signed in
         to *login* before: then only that browser's own failures can make it
         wait, whatever strangers try on the login (OWASP's device cookies).
+
+        Over the external API (not *interactive*), a valid API key is accepted
+        before the throttle counts anything, as a device cookie spares its
+        browser: a key is 160 random bits, which no throttle protects better,
+        and so an integration keeps working while someone guesses the
+        password, and may make parallel calls. Anything else (a wrong or
+        expired key, a password) goes through the guard.
         """
         users = self.sudo()
         conn = self.env.conn
+        if not interactive:
+            user = self._find_login(login)
+            key = self.env["res.users.apikeys"]._find_key(user, secret, now) if user else None
+            if key:
+                key._record_use(now, address)
+                return PasswordCheck(user, 0, Credential.OK)
         guard = self._sign_in_guard(login, address, device, now)
         wait = guard.admit(conn)
         if wait:
@@ -276,6 +346,18 @@ class ResUsers(Model):
     def _is_admin(self) -> bool:
         self.ensure_one()
         return self.env.ref("base.group_system") in self.sudo().group_ids
+
+    def _rule_domain(self, operation: str) -> list:
+        """An ordinary user's own record only; administrators every user."""
+        rule = super()._rule_domain(operation)
+        if self.env.is_admin():
+            return rule
+        return [*rule, ("id", "=", self.env.uid or 0)]
+
+    def context_get(self) -> dict:
+        """The current user's language, time zone and id (Odoo's ``context_get``)."""
+        user = self.env.user.sudo()
+        return {"lang": user.lang or "en", "tz": user.tz or "UTC", "uid": user.id}
 
     # -- sign-in hooks -----------------------------------------------------------
 

@@ -1,1 +1,8 @@
-from erpcore.addons.web.controllers import admin, home, login, preferences  # noqa: F401
+from erpcore.addons.web.controllers import (  # noqa: F401
+    admin,
+    apikeys,
+    home,
+    login,
+    preferences,
+    rpc,
+)

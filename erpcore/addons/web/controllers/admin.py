@@ -78,7 +78,10 @@ class Users(Controller):
         """The values of the Utilisateurs page; addons add theirs by overriding this."""
         users = request.env["res.users"].sudo().search([], order="login")
         return {"users": users, "error": error, "message": request.params.get("message"),
-                "admin_group": request.env.ref("base.group_system")}
+                "admin_group": request.env.ref("base.group_system"),
+                "apikeys": request.env["res.users.apikeys"].sudo().search([]),
+                "apikey_events": request.env["res.users.apikeys.event"].search([], limit=50),
+                "now": request.now}
 
     def _user(self, request: Request, user_id: int):
         request.env.check_admin()

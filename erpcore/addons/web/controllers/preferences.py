@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from erpcore.addons.base.models.res_users import LANGUAGES, TIMEZONES
+from erpcore.addons.base.models.res_users import (
+    LANGUAGES,
+    MAX_EMAIL_LENGTH,
+    TIMEZONES,
+    valid_email,
+)
 from erpcore.http import Controller, Request, route
 from erpcore.orm import AccessError, UserError
 
@@ -26,6 +31,9 @@ class Preferences(Controller):
             "message": request.params.get("message"),
             "error": None,
             "password_error": None,
+            "email_error": None,
+            "apikeys": request.env["res.users.apikeys"]._owned_by(user.id),
+            "now": request.now,
         }
         base.update(values)
         return base
@@ -35,15 +43,12 @@ class Preferences(Controller):
         form = request.httprequest.form
         vals = {
             "name": form.get("name", "").strip(),
-            "email": form.get("email", "").strip(),
             "lang": form.get("lang", ""),
             "tz": form.get("tz", ""),
         }
         error = None
         if not vals["name"] or len(vals["name"]) > MAX_FIELD_LENGTH:
             error = request._("The name is required (at most 256 characters).")
-        elif len(vals["email"]) > MAX_FIELD_LENGTH or (vals["email"] and "@" not in vals["email"]):
-            error = request._("This email address is not valid.")
         elif vals["lang"] not in dict(LANGUAGES) or vals["tz"] not in dict(TIMEZONES):
             error = request._("Choose a language and a time zone from the lists.")
         if error:
@@ -51,6 +56,25 @@ class Preferences(Controller):
                                   status=400)
         request.env.user.sudo().write(vals)
         return request.redirect_query("/web/preferences", message="saved")
+
+    @route("/web/preferences/email", auth="user", methods=["POST"], identity=True)
+    def change_email(self, request: Request) -> Response:
+        """Change the address mail goes to; the old address is told (it may be the owner's
+        only way to learn that someone else took the account)."""
+        new = request.httprequest.form.get("email", "").strip()
+        if len(new) > MAX_EMAIL_LENGTH or (new and not valid_email(new)):
+            return request.render("web.preferences", self._values(
+                request, email_error=request._("This email address is not valid.")), status=400)
+        user = request.env.user.sudo()
+        old = user.email or ""
+        if new != old:
+            user.write({"email": new or False})
+            if old:
+                request.env["mail.mail"]._queue(
+                    user, "web.email_changed", "web.mail_email_changed",
+                    {"at": request.now, "ip": request.remote_addr, "new": new},
+                    now=request.now, email_to=old)
+        return request.redirect_query("/web/preferences", message="email")
 
     @route("/web/preferences/password", auth="user", methods=["POST"])
     def change_password(self, request: Request) -> Response:
