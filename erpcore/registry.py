@@ -97,6 +97,7 @@ class Registry:
                 "_name": name,
                 "_assembled": True,
                 "_registry": self,
+                "_statements": {},
                 "_table": name.replace(".", "_"),
                 "__module__": chain[-1].__module__,
             }

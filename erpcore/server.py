@@ -1,8 +1,8 @@
 """The server object: configuration, database engine, keyring, current registry.
 
 One :class:`Server` lives in each process. Its registry follows the database:
-at each request the registry and configuration sequences are read (one
-statement); a changed registry number (another process installed or removed
+at each request the registry and configuration sequences are read (in the
+statement that reads the session); a changed registry number (another process installed or removed
 an addon) rebuilds the registry, a changed configuration number drops the
 cached settings.
 """
@@ -92,9 +92,14 @@ class Server:
         database_uuid = db.get_parameter(conn, "database.uuid", "")
         return Registry(addons, self.config, self.keyring, database_uuid or "", sequence)
 
-    def registry(self, conn: Connection) -> Registry:
-        """The registry matching the database's addons, rebuilt when they changed."""
-        sequence, config_sequence = db.sequences(conn)
+    def registry(self, conn: Connection, sequences: tuple[int, int] | None = None
+                 ) -> Registry:
+        """The registry matching the database's addons, rebuilt when they changed.
+
+        *sequences*: the registry and configuration sequences, when the caller
+        has just read them (the HTTP pipeline reads them with the session).
+        """
+        sequence, config_sequence = sequences or db.sequences(conn)
         current = self._registry
         if current is None or current.sequence != sequence:
             with self._lock:

@@ -14,8 +14,9 @@ to the counters::
     else: wait = guard.failed(conn)                # counts the lenient ones; the wait running
 
 *Strict* counters are counted by :meth:`Guard.admit`, before the secret is
-checked, by one upsert that does not count while a wait runs; the try that
-reaches the limit starts the wait in the same transaction. So parallel tries
+checked, by one upsert (every strict counter of the guard in one statement,
+rows taken in key order) that does not count a counter whose wait runs; the
+try that reaches the limit starts the wait in the same transaction. So parallel tries
 cannot pass the limit: exactly ``max_failures`` tries, then a wait. That is
 what an account needs. *Lenient* counters are only read before the check and
 counted after a failure: for keys that many honest people share (an office
@@ -38,6 +39,7 @@ password typed in the login field): the caller gives a keyed digest.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -48,6 +50,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from erpcore.db import DriverStatement
 from erpcore.db import throttle_table as T
 
 _TAGS = {"login": "L", "uid": "U", "address": "A", "device": "D"}
@@ -121,54 +124,88 @@ class Guard:
         nothing is counted.
         """
         wait = remaining(conn, self.keys, self.now)
-        if wait:
+        if wait or not self.strict:
             return wait
+        counted = _count(conn, [key for _limit, key in self.strict], self.now,
+                         unless_waiting=True)
         for limit, key in self.strict:
-            failures = _count(conn, key, self.now, unless_waiting=True)
-            if failures is None:  # a parallel try started a wait meanwhile
+            if key not in counted:  # a parallel try started a wait meanwhile
                 return remaining(conn, [key], self.now)
-            _start_wait(conn, limit, key, self.now, failures)
+            _start_wait(conn, limit, key, self.now, counted[key])
         return 0
 
     def succeeded(self, conn: Connection) -> None:
         """The secret was right: every counter of the guard starts again from zero."""
-        conn.execute(sa.delete(T).where(T.c.key.in_(self.keys)))
+        keys = self.keys
+        conn.execute(_keys_statement(_DELETE, len(keys)), _key_params(keys))
 
     def failed(self, conn: Connection) -> int:
         """The secret was wrong: count the lenient counters; the seconds of the wait now
         running on any counter of the guard (0 when the next try may come at once)."""
-        for limit, key in self.lenient:
-            failures = _count(conn, key, self.now, unless_waiting=False)
-            _start_wait(conn, limit, key, self.now, failures)
+        if self.lenient:
+            counted = _count(conn, [key for _limit, key in self.lenient], self.now,
+                             unless_waiting=False)
+            for limit, key in self.lenient:
+                _start_wait(conn, limit, key, self.now, counted.get(key))
         return remaining(conn, self.keys, self.now)
+
+
+# The statements of a guard are built once (per number of keys, per dialect): building
+# them at each call cost more than running them (bench/request_cost.py).
+
+_SELECT_WAIT, _DELETE = "select", "delete"
+
+
+@functools.cache
+def _keys_statement(kind: str, count: int) -> sa.Executable:
+    """The longest wait on, or the deletion of, *count* keys bound as k0, k1..."""
+    keys = T.c.key.in_([sa.bindparam(f"k{i}") for i in range(count)])
+    if kind == _SELECT_WAIT:
+        return sa.select(sa.func.max(T.c.locked_until)).where(keys)
+    return sa.delete(T).where(keys)
+
+
+def _key_params(keys: Sequence[str]) -> dict[str, str]:
+    return {f"k{i}": key for i, key in enumerate(keys)}
 
 
 def remaining(conn: Connection, keys: Sequence[str], now: float) -> int:
     """The seconds left of the longest wait running on *keys* (0 when none)."""
     if not keys:
         return 0
-    until = conn.execute(
-        sa.select(sa.func.max(T.c.locked_until)).where(T.c.key.in_(keys))
-    ).scalar() or 0.0
+    until = conn.execute(_keys_statement(_SELECT_WAIT, len(keys)),
+                         _key_params(keys)).scalar() or 0.0
     return max(0, math.ceil(until - now))
 
 
-def _upsert(conn: Connection):  # type: ignore[no-untyped-def]
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(T)
-
-
-def _count(conn: Connection, key: str, now: float, unless_waiting: bool) -> int | None:
-    """Add one to *key*'s failures in one upsert; the new count, or None when
-    *unless_waiting* and a wait is running (then nothing is counted)."""
-    statement = _upsert(conn).values(
-        key=key, failures=1, locked_until=0.0, updated_at=now
-    ).on_conflict_do_update(
+@functools.cache
+def _count_statement(dialect: str, count: int, unless_waiting: bool) -> DriverStatement:
+    """Add one to the failures of *count* keys, inserting the missing ones (a multi-row
+    INSERT, which SQLAlchemy does not cache: sent as driver SQL)."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(T)
+    insert = insert.values([{"key": sa.bindparam(f"k{i}"), "failures": 1, "locked_until": 0.0,
+                             "updated_at": sa.bindparam("now")} for i in range(count)])
+    return DriverStatement(insert.on_conflict_do_update(
         index_elements=[T.c.key],
-        set_={"failures": T.c.failures + 1, "updated_at": now},
-        where=(T.c.locked_until <= now) if unless_waiting else None,
-    ).returning(T.c.failures)
-    row = conn.execute(statement).first()
-    return None if row is None else row.failures
+        set_={"failures": T.c.failures + 1, "updated_at": insert.excluded.updated_at},
+        where=(T.c.locked_until <= insert.excluded.updated_at) if unless_waiting else None,
+    ).returning(T.c.key, T.c.failures))
+
+
+def _count(conn: Connection, keys: list[str], now: float, unless_waiting: bool
+           ) -> dict[str, int]:
+    """Add one to each of *keys*' failures in one upsert; the new counts by key. With
+    *unless_waiting*, a key whose wait is running is not counted, and is not in the
+    answer."""
+    keys = sorted(set(keys))  # one order for every transaction: rows are locked in it
+    statement = _count_statement(conn.dialect.name, len(keys), unless_waiting)
+    rows = statement(conn, {"now": now, **_key_params(keys)})
+    return {row.key: row.failures for row in rows}
+
+
+_UNTIL = sa.bindparam("until", type_=sa.Float)
+_START_WAIT = sa.update(T).where(T.c.key == sa.bindparam("k")).values(
+    locked_until=sa.case((T.c.locked_until > _UNTIL, T.c.locked_until), else_=_UNTIL))
 
 
 def _start_wait(conn: Connection, limit: Limit, key: str, now: float, failures: int | None
@@ -176,9 +213,7 @@ def _start_wait(conn: Connection, limit: Limit, key: str, now: float, failures: 
     """Start the wait that *failures* calls for, if any (a longer one running stays)."""
     wait = limit.wait_after(failures or 0)
     if wait:
-        until = now + wait
-        conn.execute(sa.update(T).where(T.c.key == key).values(
-            locked_until=sa.case((T.c.locked_until > until, T.c.locked_until), else_=until)))
+        conn.execute(_START_WAIT, {"k": key, "until": now + wait})
 
 
 # -- administration ----------------------------------------------------------------

@@ -6,7 +6,7 @@
       |- read_body             the whole form is parsed and checked before the database
       |- serve_static          /<addon>/static/<path> of installed addons, no session
       '- handle (one connection; see erpcore.db for the transaction rule)
-           |- load_session     cookie -> http_session row
+           |- open             registry sequences and session row, one statement
            |- match            URL map of the current registry
            |- check_csrf       every POST of a csrf=True route, signed in or not
            |- authenticate     auth='user' | 'public' | 'none'; half-signed-in sessions
@@ -44,7 +44,7 @@ from erpcore.http.controllers import Routing
 from erpcore.http.errors import AdminOnly, CSRFError, DatabaseUnavailable, title_of
 from erpcore.http.forms import HttpRequest
 from erpcore.http.request import Request, safe_redirect
-from erpcore.http.session import COOKIE_NAME, Session, SessionStore
+from erpcore.http.session import COOKIE_NAME, SessionStore
 from erpcore.orm.environment import Environment
 from erpcore.orm.exceptions import AccessError
 
@@ -174,8 +174,10 @@ class Application:
         try:
             with self.server.engine.connect() as conn:
                 try:
-                    registry = self.server.registry(conn)
-                    session = self.load_session(conn, httprequest, now)
+                    sequences, session = self.sessions.open(
+                        conn, httprequest.cookies.get(COOKIE_NAME), now)
+                    registry = self.server.registry(conn, sequences)
+                    self.sessions.touch(conn, session, now)
                     env = Environment(registry, conn, session.uid, su=False)
                     request = Request(httprequest, self.server, registry, env, session, now)
                     request.env = env(context={"lang": self.pick_lang(request), "now": now})
@@ -227,11 +229,6 @@ class Application:
         self._swept_at = now
         self.sessions.vacuum(conn, now)
         throttle.forget_quiet(conn, now, THROTTLE_MEMORY)
-
-    def load_session(self, conn: Any, httprequest: WerkzeugRequest, now: float) -> Session:
-        session = self.sessions.load(conn, httprequest.cookies.get(COOKIE_NAME), now)
-        self.sessions.touch(conn, session, now)
-        return session
 
     def pick_lang(self, request: Request) -> str:
         languages = request.registry.languages

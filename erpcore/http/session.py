@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from erpcore.db import first_read, signal_table
 from erpcore.db import session_table as S
 
 COOKIE_NAME = "session_id"
@@ -111,6 +112,20 @@ def end_sessions(conn: Connection, uids: list[int], keep: Session | None = None)
     conn.execute(query)
 
 
+# built once: building a statement at each request cost more than running it
+#: what every request reads first: the registry and configuration sequences, and its session
+_OPEN = sa.select(
+    signal_table.c.sequence, signal_table.c.config_sequence, S.c.data, S.c.expires_at,
+).select_from(signal_table.outerjoin(S, S.c.sid_hash == sa.bindparam("sid_hash"))).where(
+    signal_table.c.id == 1)
+#: the row of id ``old`` gets the id ``new`` (the same, or a new one at a rotation)
+_UPDATE = sa.update(S).where(S.c.sid_hash == sa.bindparam("old")).values(
+    sid_hash=sa.bindparam("new"), data=sa.bindparam("d"), uid=sa.bindparam("u"),
+    expires_at=sa.bindparam("e"))
+_INSERT = sa.insert(S).values(sid_hash=sa.bindparam("new"), data=sa.bindparam("d"),
+                              uid=sa.bindparam("u"), expires_at=sa.bindparam("e"))
+
+
 class SessionStore:
     """Loads and saves sessions in ``http_session``."""
 
@@ -118,15 +133,20 @@ class SessionStore:
         self.lifetime = lifetime
         self.mfa_lifetime = mfa_lifetime
 
-    def load(self, conn: Connection, sid: str | None, now: float) -> Session:
-        if not sid or len(sid) > 128:
-            return Session(None)
-        row = conn.execute(
-            sa.select(S.c.data, S.c.expires_at).where(S.c.sid_hash == _hash(sid))
-        ).first()
-        if row is None or row.expires_at < now:
-            return Session(None)
-        return Session(sid, json.loads(row.data))
+    def open(self, conn: Connection, sid: str | None, now: float
+             ) -> tuple[tuple[int, int], Session]:
+        """The registry and configuration sequences, and the session of the cookie *sid*.
+
+        One statement, the first of every request (:func:`erpcore.db.first_read`):
+        the registry (:meth:`erpcore.server.Server.registry`) needs the
+        sequences, and nearly every request has a session.
+        """
+        valid = bool(sid) and len(sid) <= 128
+        row = first_read(conn, _OPEN, {"sid_hash": _hash(sid) if valid else ""})
+        sequences = (row.sequence, row.config_sequence)
+        if row.data is None or row.expires_at < now:
+            return sequences, Session(None)
+        return sequences, Session(sid, json.loads(row.data))
 
     def _expiry(self, session: Session, now: float) -> float:
         if session.uid:
@@ -138,7 +158,7 @@ class SessionStore:
         return now + ANONYMOUS_LIFETIME
 
     def save(self, conn: Connection, session: Session, now: float) -> None:
-        """Write the session if it changed; a changed id replaces the old row.
+        """Write the session if it changed; a changed id replaces the old one in its row.
 
         A session whose row was deleted while this request ran (signed out
         everywhere by a password change, say) is not written back: a request
@@ -148,25 +168,24 @@ class SessionStore:
             return
         if session.sid is None:
             session.sid = secrets.token_urlsafe(32)
+        if session.uid:
+            # the expiry moves on with this write: the next minute needs no other (touch)
+            session._data["touched_at"] = now
         values = {
-            "data": session.to_json(),
+            "new": _hash(session.sid),
+            "d": session.to_json(),
             # a half-signed-in session is its user's too: signing out everywhere ends it
-            "uid": session.uid or session.pre_uid,
-            "expires_at": self._expiry(session, now),
+            "u": session.uid or session.pre_uid,
+            "e": self._expiry(session, now),
         }
-        key = _hash(session.sid)
-        if session.loaded_sid == session.sid:
-            alive = conn.execute(sa.update(S).where(S.c.sid_hash == key).values(**values))
-        else:
-            alive = None
-            if session.loaded_sid:
-                alive = conn.execute(
-                    sa.delete(S).where(S.c.sid_hash == _hash(session.loaded_sid)))
-            if alive is None or alive.rowcount or session.fresh:
-                conn.execute(sa.insert(S).values(sid_hash=key, **values))
-                alive = None
-        if alive is not None and not alive.rowcount:
-            return  # ended elsewhere meanwhile: leave it ended
+        moved = 0
+        if session.loaded_sid:
+            # one statement, whether the id stays or changes (the row moves to the new one)
+            moved = conn.execute(_UPDATE, {"old": _hash(session.loaded_sid), **values}).rowcount
+            if not moved and not session.fresh:
+                return  # ended elsewhere meanwhile: leave it ended
+        if not moved:
+            conn.execute(_INSERT, values)
         session.loaded_sid = session.sid
         session.modified = session.fresh = False
 

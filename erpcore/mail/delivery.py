@@ -111,7 +111,10 @@ class MailDelivery:
             self._wake.set()
 
     def _on_rollback(self, conn: Connection) -> None:
-        conn.info.pop(QUEUED_FLAG, None)
+        # a connection the database dropped has no info left to clean, and asking for
+        # it would raise instead of letting the rollback end the dead transaction
+        if not conn.invalidated:
+            conn.info.pop(QUEUED_FLAG, None)
 
     # -- one turn ------------------------------------------------------------------
 

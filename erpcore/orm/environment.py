@@ -7,6 +7,7 @@ the record cache.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
     from erpcore.registry import Registry
 
 SUPERUSER_ID = 1
+
+
+def _group_ids_query(model: type[BaseModel]) -> sa.Select:
+    rel = model._registry.metadata.tables["res_groups_users_rel"]
+    return sa.select(rel.c.gid).where(rel.c.uid == sa.bindparam("uid"))
 
 
 class Environment:
@@ -107,8 +113,8 @@ class Environment:
             return frozenset()
         cache = self._shared["groups"]
         if self.uid not in cache:
-            rel = self.registry.metadata.tables["res_groups_users_rel"]
-            ids = self.conn.execute(sa.select(rel.c.gid).where(rel.c.uid == self.uid)).scalars()
+            statement = self["res.users"]._statement("group_ids", _group_ids_query)
+            ids = self.conn.execute(statement, {"uid": self.uid}).scalars()
             cache[self.uid] = frozenset(ids)
         return cache[self.uid]
 
@@ -139,12 +145,34 @@ class Environment:
         key = (record._name, record._ids[0])
         rows = self._shared["rows"]
         if key not in rows:
-            t = record._source()
-            row = self.conn.execute(sa.select(t).where(t.c.id == key[1])).mappings().first()
+            row = self.conn.execute(record._row_statement(), {"id": key[1]}).mappings().first()
             if row is None:
                 raise ValueError(f"{record._name}({key[1]}) does not exist")
             rows[key] = dict(row)
         return rows[key]
+
+    def cached_ids(self, model: str, ids: Iterable[int]) -> set[int]:
+        """Those of *ids* whose row of *model* this transaction has read and still holds."""
+        rows = self._shared["rows"]
+        return {rid for rid in ids if (model, rid) in rows}
+
+    def cache_rows(self, model: str, rows: Iterable[Mapping[str, Any]]) -> list[int]:
+        """Keep whole *rows* of *model* just read; returns their ids, in order."""
+        cache = self._shared["rows"]
+        ids = []
+        for row in rows:
+            cache[(model, row["id"])] = dict(row)
+            ids.append(row["id"])
+        return ids
+
+    def cache_update(self, records: BaseModel, columns: dict[str, Any]) -> None:
+        """*columns* (column values, as stored) were just written on *records*: the rows
+        held change with them, instead of being read again."""
+        rows = self._shared["rows"]
+        for rid in records._ids:
+            row = rows.get((records._name, rid))
+            if row is not None:
+                row.update(columns)
 
     def invalidate(self, records: BaseModel | None = None) -> None:
         rows = self._shared["rows"]

@@ -28,10 +28,11 @@ code's business: the record was found by code that chose its environment.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.sql.base import Executable
 
 from erpcore.orm import domains, fields
 from erpcore.orm.exceptions import AccessError, UserError, ValidationError
@@ -52,6 +53,12 @@ MAX_ID = 2**31 - 1
 READ_CHUNK = 1000
 
 
+def _bound(columns: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of a statement built with ``bindparam(f"_v_{name}")`` per column
+    (a bind parameter may not bear a column's own name in VALUES or SET)."""
+    return {f"_v_{name}": value for name, value in columns.items()}
+
+
 class BaseModel:
     """A recordset of one model. Subclass :class:`Model`, not this."""
 
@@ -70,6 +77,8 @@ class BaseModel:
     _table: ClassVar[str]
     _fields: ClassVar[dict[str, fields.Field]]
     _sa_table: ClassVar[sa.Table]
+    #: statements built once for this registry's table (:meth:`_statement`)
+    _statements: ClassVar[dict[Hashable, Executable]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -135,18 +144,52 @@ class BaseModel:
         return type(self)(self.env(su=flag), self._ids)
 
     def exists(self) -> BaseModel:
-        """The records of this recordset still in the database.
+        """The records of this recordset still in the database, as this transaction saw it.
 
-        Ids no primary key can hold (an id taken from a URL or a form, say) are
-        simply absent, rather than an error of the database.
+        A row this transaction has read (and not deleted) counts; the others are
+        read now, whole, into the cache, so that the fields read next send no
+        statement. Ids no primary key can hold (an id taken from a URL or a
+        form, say) are simply absent, rather than an error of the database.
         """
         candidates = [i for i in self._ids if 0 < i <= MAX_ID]
-        if not candidates:
-            return self.browse()
-        t = self._source()
-        rows = self.env.conn.execute(sa.select(t.c.id).where(t.c.id.in_(candidates))).scalars()
-        found = set(rows)
+        found = self.env.cached_ids(self._name, candidates)
+        missing = [i for i in dict.fromkeys(candidates) if i not in found]
+        if len(missing) == 1:
+            found.update(self._fetch(self._row_statement(), {"id": missing[0]})._ids)
+        elif missing:
+            t = self._source()
+            found.update(self._fetch(sa.select(t).where(t.c.id.in_(missing)))._ids)
         return self.browse([i for i in self._ids if i in found])
+
+    # -- statements built once -------------------------------------------------
+
+    @classmethod
+    def _statement(cls, key: Hashable, build: Callable[[type[BaseModel]], Executable]
+                   ) -> Executable:
+        """The statement *key* of this model, made by ``build(cls)`` once per registry.
+
+        Building a SQLAlchemy statement costs several times what running a
+        simple one does (bench/request_cost.py): the statements sent at every
+        request are built once, with bind parameters, then only executed.
+        They belong to the assembled class, so to one registry and its tables.
+        """
+        try:
+            return cls._statements[key]
+        except KeyError:
+            statement = cls._statements[key] = build(cls)
+            return statement
+
+    @classmethod
+    def _row_statement(cls) -> Executable:
+        """The whole row of the record whose id is bound as ``id``."""
+        return cls._statement("row", lambda model: sa.select(model._source()).where(
+            model._source().c.id == sa.bindparam("id")))
+
+    def _fetch(self, statement: Executable, params: dict[str, Any] | None = None
+               ) -> BaseModel:
+        """The records of the whole rows *statement* selects, kept in the cache."""
+        rows = self.env.conn.execute(statement, params).mappings()
+        return self.browse(self.env.cache_rows(self._name, rows))
 
     def mapped(self, name: str) -> list[Any]:
         return [getattr(rec, name) for rec in self]
@@ -395,7 +438,7 @@ class BaseModel:
 
     def create(self, vals: dict[str, Any]) -> BaseModel:
         self.check_access("create")
-        table = self._writable()
+        self._writable()  # a read-only model refuses
         full = {}
         for name, field in self._fields.items():
             if name not in vals and field.default is not None:
@@ -405,7 +448,10 @@ class BaseModel:
             if field.required and full.get(name) in (None, False, ""):
                 raise ValidationError(f"{field.string or name} is required")
         columns, sealed, relations = self._split_values(full)
-        result = self.env.conn.execute(sa.insert(table).values(**columns))
+        names = tuple(columns)
+        statement = self._statement(("create", names), lambda model: sa.insert(
+            model._sa_table).values({name: sa.bindparam(f"_v_{name}") for name in names}))
+        result = self.env.conn.execute(statement, _bound(columns))
         record = self.browse(result.inserted_primary_key[0])
         record._write_sealed(sealed)
         record._write_relations(relations)
@@ -415,18 +461,32 @@ class BaseModel:
         if not self._ids:
             return True
         self.check_access("write")
-        t = self._writable()
+        self._writable()  # a read-only model refuses
         self._check_records("write")
         for name, field in self._fields.items():
             if field.required and name in vals and vals[name] in (None, False, ""):
                 raise ValidationError(f"{field.string or name} is required")
         columns, sealed, relations = self._split_values(vals)
         if columns:
-            self.env.conn.execute(sa.update(t).where(t.c.id.in_(self._ids)).values(**columns))
+            self._write_columns(columns)
         self._write_sealed(sealed)
         self._write_relations(relations)
-        self.env.invalidate(self)
+        if sealed or relations:
+            self.env.invalidate(self)
+        else:  # the rows held are as written: the fields read next send no statement
+            self.env.cache_update(self, columns)
         return True
+
+    def _write_columns(self, columns: dict[str, Any]) -> None:
+        t = self._sa_table
+        if len(self._ids) > 1:
+            self.env.conn.execute(sa.update(t).where(t.c.id.in_(self._ids)).values(**columns))
+            return
+        names = tuple(columns)
+        statement = self._statement(("write", names), lambda model: sa.update(
+            model._sa_table).where(model._sa_table.c.id == sa.bindparam("_id")).values(
+            {name: sa.bindparam(f"_v_{name}") for name in names}))
+        self.env.conn.execute(statement, {"_id": self._ids[0], **_bound(columns)})
 
     def _write_if(self, domain: Domain, vals: dict[str, Any]) -> bool:
         """Write *vals* only if the record still matches *domain*, atomically.
@@ -444,7 +504,10 @@ class BaseModel:
         query = sa.update(t).where(t.c.id == self._ids[0],
                                    *self._where(domain, "write")).values(**columns)
         changed = self.env.conn.execute(query).rowcount == 1
-        self.env.invalidate(self)
+        if changed:
+            self.env.cache_update(self, columns)
+        else:  # the row is not what this transaction last saw
+            self.env.invalidate(self)
         return changed
 
     def _write_sealed(self, sealed: dict[str, Any]) -> None:
@@ -481,7 +544,7 @@ class BaseModel:
         t = self._writable()
         deleted = self.env.conn.execute(sa.delete(t).where(
             t.c.id == self._ids[0], *self._where([], "unlink"))).rowcount
-        self.env.invalidate(self)
+        self.env.invalidate()  # cascades may have deleted or changed other rows held
         return deleted == 1
 
     def unlink(self) -> bool:
@@ -491,7 +554,7 @@ class BaseModel:
         t = self._writable()
         self._check_records("unlink")
         self.env.conn.execute(sa.delete(t).where(t.c.id.in_(self._ids)))
-        self.env.invalidate(self)
+        self.env.invalidate()  # cascades may have deleted or changed other rows held
         return True
 
 

@@ -24,7 +24,7 @@ from auth_totp.models.auth_totp_recovery_code import normalize as normalize_reco
 from erpcore.config import Config
 from erpcore.modules.loading import create_database
 from erpcore.server import Server
-from tests.support import ADMIN_PASSWORD, TEST_ROUNDS, USER_PASSWORD, Client
+from tests.support import ADMIN_PASSWORD, TEST_ROUNDS, USER_PASSWORD, Client, pg_base_url
 from tests.support_totp import CODES_RE, KEY_RE, WIZARD_RE
 from tests.workers.processes import ServerProcess
 
@@ -83,6 +83,34 @@ def test_database_outage_gives_a_clean_503_then_the_server_recovers(outage_serve
     log = server.output()
     assert "database unavailable" in log
     assert "Traceback" not in log
+
+
+def test_connections_the_database_dropped_are_replaced_without_an_error(make_erp):
+    """PostgreSQL ended every connection of the pool (a restart, a failover, an idle
+    timeout): the next requests are served at once, on new connections, with no 503.
+
+    The pool does not ping a connection before each request (a round trip
+    every request would pay); a request whose first statement meets a dead
+    connection runs it again on a new one (erpcore.db.first_read).
+    """
+    erp = make_erp("postgresql")
+    client = erp.client()
+    client.login("admin", ADMIN_PASSWORD)
+    assert client.get("/web").status_code == 200
+    database = erp.server.engine.url.database
+    admin = sa.create_engine(pg_base_url().replace("postgresql://", "postgresql+psycopg://"),
+                             isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        ended = conn.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %(name)s AND pid <> pg_backend_pid()", {"name": database}
+        ).scalar_one()
+    admin.dispose()
+    assert ended >= 1  # the server's pooled connection was there, and is gone
+    for path in ("/web", "/web/preferences", "/web"):
+        response = client.get(path)
+        assert response.status_code == 200, response.text[:300]
+        assert client.path() == path and "Administrator" in response.text
 
 
 # -- workers killed during activation ------------------------------------------------

@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import sqlalchemy as sa
 from passlib.context import CryptContext
 
 from erpcore import cpu, throttle
@@ -109,6 +110,12 @@ def crypt_context(rounds: int) -> CryptContext:
         pbkdf2_sha512__min_rounds=rounds,
         pbkdf2_sha512__max_rounds=rounds,
     )
+
+
+def _find_login_query(model: type[ResUsers]) -> sa.Select:
+    t = model._sa_table
+    return sa.select(t).where(t.c.login == sa.bindparam("login"), t.c.active == sa.true()
+                              ).order_by(t.c.login).limit(1)
 
 
 class ResUsers(Model):
@@ -195,11 +202,15 @@ class ResUsers(Model):
         return bool(valid)
 
     def _find_login(self, login: str) -> ResUsers:
-        """The active user with *login*, or an empty recordset."""
+        """The active user with *login*, or an empty recordset.
+
+        One statement, built once: it reads the whole row, which the checks
+        that follow (password, second factor) then find in the cache.
+        """
         users = self.sudo()
         if not 0 < len(login) <= MAX_LOGIN_LENGTH:
             return users.browse()
-        return users.search([("login", "=", login), ("active", "=", True)], limit=1)
+        return users._fetch(users._statement("find_login", _find_login_query), {"login": login})
 
     def _check_credentials(self, secret: str, *, interactive: bool) -> Credential:
         """Whether *secret* signs this user in; *interactive*: from the sign-in page.

@@ -1,0 +1,559 @@
+"""The server's own cost per request: a full sign-in with 2FA, beside a hello app (the floor).
+
+Run from the repository's root::
+
+    python -m bench.request_cost [--pg URL] [--rounds 1000] [--http-rounds 1000]
+    python -m bench.request_cost --trace          # the SQL of one sign-in, request by request
+    python -m bench.request_cost --against ../main  # over HTTP, in turns with another checkout
+
+A full sign-in is what a browser does, five requests: ``GET /web/login``,
+``POST /web/login`` (the password), ``GET /web/login/totp``, ``POST
+/web/login/totp`` (the code), ``GET /web``. Passwords are hashed with 1,000
+pbkdf2 rounds, so that the rest of the server shows (one such hash is about
+0.7 ms). Each round is a new browser and a new user (users are made first,
+one per round, each with its own 2FA secret), on SQLite and on PostgreSQL.
+
+Two measurements:
+
+* **in-process**: the real WSGI application (:class:`erpcore.http.app.Application`)
+  called directly, no socket; per request, the SQL statements sent (a
+  SQLAlchemy ``before_cursor_execute`` listener, in rounds of their own), the
+  median wall time and the CPU time of this process (``time.process_time``:
+  the server's Python, SQLAlchemy and SQLite; PostgreSQL's own process is not
+  counted). Environ building and cookie handling happen outside the timed
+  call. Beside it, the floor: a bare WSGI hello function, and a Werkzeug
+  hello that parses the request and builds a response as the application does.
+* **over HTTP**: ``erpcore serve --workers 0`` (waitress, one process) in a
+  process of its own, against a hello WSGI app served by waitress with the
+  same options in another; a client in this process signs in
+  ``--http-rounds`` times, one after the other; the server's CPU (user and
+  system, from ``/proc``) per sign-in. With ``--against CHECKOUT`` (another
+  checkout of this repository with the same tables, the main branch say),
+  that checkout's ``erpcore serve`` runs too, on the same database, and the
+  two take turns of 50 sign-ins: a before/after comparison in which both
+  sides see the same load on a shared machine.
+
+Loopback only; everything made is removed at the end. Bounded: about a
+minute per 1,000 rounds on two idle CPUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import os
+import pstats
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import event
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request as WerkzeugRequest
+from werkzeug.wrappers import Response
+
+from auth_totp import totp
+from bench.common import (
+    PASSWORD,
+    ROOT,
+    BenchDatabase,
+    default_pg,
+    free_port,
+    machine,
+)
+from erpcore.config import Config
+from erpcore.http.app import Application
+from erpcore.modules.loading import create_database, install
+from erpcore.server import Server
+
+ROUNDS_HASH = 1000
+#: sign-ins first, neither counted nor timed: registry, templates, pool, caches
+WARM_UP = 5
+CSRF_RE = re.compile(rb'name="csrf_token" value="([0-9a-f]+)"')
+REQUESTS = ["GET /web/login", "POST /web/login", "GET /web/login/totp",
+            "POST /web/login/totp", "GET /web"]
+
+
+# -- databases ---------------------------------------------------------------------
+
+
+@dataclass
+class Database:
+    """A throwaway database with auth_totp installed, and users to sign in."""
+
+    label: str
+    config: Config
+    url: str
+    folder: Path
+    drop: Callable[[], None]
+    users: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def server(self, clock: Callable[[], float] = time.time) -> Server:
+        return Server(self.config, clock=clock)
+
+    def create_users(self, count: int) -> None:
+        """*count* users with a password and 2FA on, none of whose codes was used yet."""
+        server = self.server()
+        start = len(self.users)
+        with server.environment() as env:
+            group = env.ref("base.group_user").id
+            for index in range(start, start + count):
+                login = f"cost{index:05d}"
+                secret = totp.generate_secret()
+                env["res.users"].create({
+                    "login": login, "name": login, "password": PASSWORD,
+                    "group_ids": [group], "totp_secret": totp.to_base32(secret),
+                    "totp_enabled_at": time.time()})
+                self.users.append((login, secret))
+        server.dispose()
+
+
+@contextlib.contextmanager
+def sqlite_database() -> Iterator[Database]:
+    with tempfile.TemporaryDirectory(prefix="erpcore-bench-") as folder:
+        config = Config(data_dir=Path(folder) / "data")
+        server = Server(config)
+        server.prepare_data_dir()
+        create_database(server, "bench-admin-password-1", password_rounds=ROUNDS_HASH)
+        with server.transaction() as conn:
+            install(server, conn, ["auth_totp"])
+        server.dispose()
+        yield Database("SQLite", config, config.database_url, Path(folder), lambda: None)
+
+
+@contextlib.contextmanager
+def pg_database(pg_url: str) -> Iterator[Database]:
+    bench = BenchDatabase(pg_url, ROUNDS_HASH)
+    bench.server.dispose()
+    try:
+        yield Database("PostgreSQL", bench.config, bench.url, bench.folder, bench.drop)
+    finally:
+        bench.drop()
+
+
+# -- in-process ----------------------------------------------------------------------
+
+
+class Browser:
+    """Cookies and the last page's CSRF token, for WSGI calls made by hand."""
+
+    def __init__(self) -> None:
+        self.cookies: dict[str, str] = {}
+        self.csrf = ""
+
+    def environ(self, method: str, path: str, data: dict[str, str] | None = None) -> dict:
+        headers = {"Accept-Language": "en", "User-Agent": "bench"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        builder = EnvironBuilder(path=path, method=method, data=data, headers=headers,
+                                 environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        try:
+            return builder.get_environ()
+        finally:
+            builder.close()
+
+    def absorb(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        for name, value in headers:
+            if name.lower() == "set-cookie":
+                for morsel in SimpleCookie(value).values():
+                    self.cookies[morsel.key] = morsel.value
+        match = CSRF_RE.search(body)
+        if match:
+            self.csrf = match.group(1).decode()
+
+
+def call(app: Any, environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
+    """One WSGI call, the body read to its end."""
+    answer: list[Any] = []
+
+    def start_response(status: str, headers: list, exc_info: Any = None) -> None:
+        answer[:] = [status, headers]
+
+    iterable = app(environ, start_response)
+    try:
+        body = b"".join(iterable)
+    finally:
+        if hasattr(iterable, "close"):
+            iterable.close()
+    return answer[0], answer[1], body
+
+
+def sign_in_steps(browser: Browser, login: str, secret: bytes, clock: Callable[[], float]
+                  ) -> list[Callable[[], dict]]:
+    """The five requests of a sign-in, each a function building its environ when due."""
+    return [
+        lambda: browser.environ("GET", "/web/login"),
+        lambda: browser.environ("POST", "/web/login", {
+            "login": login, "password": PASSWORD, "csrf_token": browser.csrf}),
+        lambda: browser.environ("GET", "/web/login/totp"),
+        lambda: browser.environ("POST", "/web/login/totp", {
+            "totp_token": totp.code_at(secret, clock()), "csrf_token": browser.csrf}),
+        lambda: browser.environ("GET", "/web"),
+    ]
+
+
+EXPECTED = ["200", "303", "200", "303", "200"]
+
+
+@dataclass
+class Costs:
+    """Per request of the sign-in: statements sent, wall and CPU seconds of each round."""
+
+    statements: list[list[int]] = field(default_factory=lambda: [[] for _ in REQUESTS])
+    wall: list[list[float]] = field(default_factory=lambda: [[] for _ in REQUESTS])
+    cpu: list[list[float]] = field(default_factory=lambda: [[] for _ in REQUESTS])
+    trace: list[list[str]] = field(default_factory=lambda: [[] for _ in REQUESTS])
+
+
+def run_in_process(database: Database, rounds: int, counted: int, trace: bool = False,
+                   profile: cProfile.Profile | None = None) -> Costs:
+    """*WARM_UP* sign-ins, *counted* with a statement listener, then *rounds* timed
+    without it (and profiled, with *profile*: the WSGI calls only)."""
+    server = database.server()
+    app = Application(server)
+    costs = Costs()
+    sent: list[str] = []
+
+    def listen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement != "BEGIN":  # transaction control: psycopg sends it unseen
+            sent.append(statement)
+
+    users = iter(database.users)
+    for index in range(WARM_UP + counted + rounds):
+        counting = WARM_UP <= index < WARM_UP + counted
+        timing = index >= WARM_UP + counted
+        if counting:
+            event.listen(server.engine, "before_cursor_execute", listen)
+        login, secret = next(users)
+        browser = Browser()
+        for number, build in enumerate(sign_in_steps(browser, login, secret, server.clock)):
+            environ = build()
+            sent.clear()
+            if timing and profile is not None:
+                profile.enable()
+            wall, cpu = time.perf_counter(), time.process_time()
+            status, headers, body = call(app, environ)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            if timing and profile is not None:
+                profile.disable()
+            if not status.startswith(EXPECTED[number]):
+                raise SystemExit(f"bench: {REQUESTS[number]} of {login} gave {status}")
+            browser.absorb(status, headers, body)
+            if counting:
+                costs.statements[number].append(len(sent))
+                if trace and index == WARM_UP + counted - 1:
+                    costs.trace[number] = list(sent)
+            elif timing:
+                costs.wall[number].append(wall)
+                costs.cpu[number].append(cpu)
+        if counting:
+            event.remove(server.engine, "before_cursor_execute", listen)
+    server.dispose()
+    return costs
+
+
+def hello(environ: dict, start_response: Callable) -> list[bytes]:
+    """The floor: a WSGI app that answers every request with a small page."""
+    body = b"<!DOCTYPE html>\n<html><body>hello</body></html>"
+    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def werkzeug_hello(environ: dict, start_response: Callable) -> Any:
+    """The floor with Werkzeug: the request parsed (form, cookies), a Response built."""
+    request = WerkzeugRequest(environ)
+    _ = request.form, request.cookies
+    return Response("<!DOCTYPE html>\n<html><body>hello</body></html>",
+                    mimetype="text/html")(environ, start_response)
+
+
+def floor_in_process(app: Callable, rounds: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of one call of *app*, for the five requests' shapes."""
+    browser = Browser()
+    walls, cpus = [], []
+    for _ in range(rounds):
+        for method, path in (tuple(r.split()) for r in REQUESTS):
+            environ = browser.environ(method, path, {"a": "b"} if method == "POST" else None)
+            wall, cpu = time.perf_counter(), time.process_time()
+            call(app, environ)
+            cpus.append(time.process_time() - cpu)
+            walls.append(time.perf_counter() - wall)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+# -- over HTTP -----------------------------------------------------------------------
+
+
+class Serving:
+    """A server process on a free loopback port, its CPU read from /proc."""
+
+    def __init__(self, argv: list[str], log: Path, cwd: Path = ROOT):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ERPCORE_")}
+        self.log = log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, *argv, "--http-port", str(self.port)], cwd=cwd, env=env,
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"bench: {argv[:3]} exited with {self.process.returncode}")
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(self.url + "/web/login", timeout=5).status_code == 200:
+                    return
+            time.sleep(0.2)
+        self.stop()
+        raise SystemExit(f"bench: {argv[:3]} did not start within 60 s")
+
+    def cpu_seconds(self) -> float:
+        fields_ = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.log.close()
+
+
+def http_sign_in(url: str, login: str, secret: bytes) -> None:
+    session = requests.Session()
+    session.headers["Accept-Language"] = "en"
+    page = session.get(url + "/web/login", timeout=30)
+    page = session.post(url + "/web/login", timeout=30, data={
+        "login": login, "password": PASSWORD,
+        "csrf_token": CSRF_RE.search(page.content).group(1).decode()})
+    page = session.post(url + "/web/login/totp", timeout=30, data={
+        "totp_token": totp.code_at(secret, time.time()),
+        "csrf_token": CSRF_RE.search(page.content).group(1).decode()})
+    if not page.url.endswith("/web") or page.status_code != 200:
+        raise SystemExit(f"bench: the sign-in of {login} ended on {page.url} ({page.status_code})")
+    session.close()
+
+
+def http_hello_round(url: str) -> None:
+    session = requests.Session()
+    for method, path in (tuple(r.split()) for r in REQUESTS):
+        session.request(method, url + path, timeout=30,
+                        data={"a": "b"} if method == "POST" else None)
+    session.close()
+
+
+def cpu_per_round(serving: Serving, rounds: int, one: Callable[[int], None]) -> float:
+    for index in range(min(20, rounds)):  # warm up: imports, pools, templates
+        one(index)
+    before = serving.cpu_seconds()
+    for index in range(rounds):
+        one(20 + index)
+    return (serving.cpu_seconds() - before) / rounds
+
+
+#: sign-ins per turn when two servers are measured in alternation
+CHUNK = 50
+
+
+def run_over_http(database: Database, rounds: int, label: str,
+                  against: Path | None = None) -> dict[str, float]:
+    """Server CPU per sign-in of ``erpcore serve`` on *database*, by server name.
+
+    With *against* (another checkout of the repository), its ``erpcore serve``
+    runs too, on the same database, and the two take turns of :data:`CHUNK`
+    sign-ins each, so that both see the same load on a shared machine.
+    """
+    argv = ["-m", "erpcore", "serve", "--workers", "0", "--http-interface", "127.0.0.1",
+            "--data-dir", str(database.config.data_dir), "--db", database.url,
+            "--log-level", "warning"]
+    trees = {f"erpcore on {label}": ROOT}
+    if against is not None:
+        trees[f"erpcore on {label}, {against.name} (--against)"] = against
+    servers = {name: Serving(argv, database.folder / f"serve-{i}.log", cwd=tree)
+               for i, (name, tree) in enumerate(trees.items())}
+    users = iter(database.users[-len(servers) * (rounds + 20):])
+    spent = dict.fromkeys(servers, 0.0)
+    try:
+        for serving in servers.values():  # warm up: imports, pools, templates
+            for _ in range(20):
+                http_sign_in(serving.url, *next(users))
+        for start in range(0, rounds, CHUNK):
+            for name, serving in servers.items():
+                before = serving.cpu_seconds()
+                for _ in range(min(CHUNK, rounds - start)):
+                    http_sign_in(serving.url, *next(users))
+                spent[name] += serving.cpu_seconds() - before
+    finally:
+        for serving in servers.values():
+            serving.stop()
+    return {name: seconds / rounds for name, seconds in spent.items()}
+
+
+def run_hello_over_http(rounds: int, folder: Path) -> float:
+    serving = Serving(["-m", "bench.request_cost", "--serve-hello"], folder / "hello.log")
+    try:
+        return cpu_per_round(serving, rounds, lambda _i: http_hello_round(serving.url))
+    finally:
+        serving.stop()
+
+
+def serve_hello(port: int) -> int:
+    """The floor over HTTP: the hello app behind waitress, with erpcore's options."""
+    import waitress
+
+    from erpcore.service import waitress_options
+
+    httpd = waitress.create_server(hello, host="127.0.0.1", port=port,
+                                   **waitress_options(Config(data_dir=Path(tempfile.gettempdir()))))
+    with contextlib.suppress(KeyboardInterrupt):
+        httpd.run()
+    httpd.close()
+    return 0
+
+
+# -- report --------------------------------------------------------------------------
+
+
+def load() -> str:
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def describe(values: list[int]) -> str:
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def report(results: dict[str, Costs], floors: dict[str, tuple[float, float]],
+           http: dict[str, float], loads: dict[str, str]) -> None:
+    labels = list(results)
+    print()
+    print("In-process, per request (median of the timed rounds; CPU of this process):")
+    print()
+    head = " | ".join(f"{lab}: statements | {lab}: wall ms | {lab}: CPU ms" for lab in labels)
+    print(f"| request | {head} |")
+    print("|---" * (1 + 3 * len(labels)) + "|")
+    for number, name in enumerate(REQUESTS):
+        cells = []
+        for lab in labels:
+            costs = results[lab]
+            cells += [describe(costs.statements[number]),
+                      f"{statistics.median(costs.wall[number]) * 1e3:.2f}",
+                      f"{statistics.median(costs.cpu[number]) * 1e3:.2f}"]
+        print(f"| `{name}` | " + " | ".join(cells) + " |")
+    cells = []
+    for lab in labels:
+        costs = results[lab]
+        total = [sum(round_) for round_ in zip(*costs.statements, strict=True)]
+        walls = [sum(round_) for round_ in zip(*costs.wall, strict=True)]
+        cpus = [sum(round_) for round_ in zip(*costs.cpu, strict=True)]
+        cells += [describe(total), f"{statistics.median(walls) * 1e3:.2f}",
+                  f"{statistics.median(cpus) * 1e3:.2f}"]
+    print("| **full sign-in** | " + " | ".join(cells) + " |")
+    cells = []
+    for lab in labels:
+        costs = results[lab]
+        walls = [sum(round_) for round_ in zip(*costs.wall, strict=True)]
+        cpus = [sum(round_) for round_ in zip(*costs.cpu, strict=True)]
+        cells += ["", f"{statistics.mean(walls) * 1e3:.2f}", f"{statistics.mean(cpus) * 1e3:.2f}"]
+    print("| full sign-in, mean | " + " | ".join(cells) + " |")
+    for name, (wall, cpu) in floors.items():
+        print(f"| floor, {name} (per request) | " + " | ".join(
+            f"0 | {wall * 1e3:.3f} | {cpu * 1e3:.3f}" for _ in labels) + " |")
+    print()
+    print("Over HTTP (waitress, one process), server CPU per full sign-in (5 requests):")
+    print()
+    print("| server | server CPU per sign-in, ms | load |")
+    print("|---|---|---|")
+    for name, seconds in http.items():
+        print(f"| {name} | {seconds * 1e3:.2f} | {loads[name]} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pg", default=default_pg(), help="a PostgreSQL server on this machine")
+    parser.add_argument("--rounds", type=int, default=1000, help="timed in-process sign-ins")
+    parser.add_argument("--counted", type=int, default=20,
+                        help="in-process sign-ins whose statements are counted")
+    parser.add_argument("--http-rounds", type=int, default=1000,
+                        help="sign-ins over HTTP (0: none)")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--trace", action="store_true",
+                        help="print the SQL of one sign-in, request by request")
+    parser.add_argument("--against", type=Path, metavar="CHECKOUT",
+                        help="another checkout (the main branch, say) served over HTTP "
+                             "too, the two in alternation: before/after on a shared machine")
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="profile the timed in-process requests into PREFIX-BACKEND.pstats")
+    parser.add_argument("--serve-hello", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--http-port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_hello:
+        return serve_hello(args.http_port)
+    if not (1 <= args.rounds <= 100_000 and 1 <= args.counted <= 1000
+            and 0 <= args.http_rounds <= 100_000):
+        parser.error("--rounds 1..100000, --counted 1..1000, --http-rounds 0..100000")
+    print(f"machine: {machine()}", flush=True)
+    results: dict[str, Costs] = {}
+    http: dict[str, float] = {}
+    loads: dict[str, str] = {}
+    makers = {"sqlite": sqlite_database, "postgresql": lambda: pg_database(args.pg)}
+    chosen = list(makers) if args.backend == "both" else [args.backend]
+    for kind in chosen:
+        with makers[kind]() as database:
+            servers = 2 if args.against else 1
+            over_http = servers * (args.http_rounds + 20) if args.http_rounds else 0
+            need = WARM_UP + args.counted + args.rounds + over_http
+            database.create_users(need)
+            loads[database.label] = load()
+            print(f"{database.label}: in-process, load {loads[database.label]}", flush=True)
+            profile = cProfile.Profile() if args.profile else None
+            results[database.label] = run_in_process(
+                database, args.rounds, args.counted, args.trace, profile)
+            if profile is not None:
+                path = f"{args.profile}-{kind}.pstats"
+                profile.dump_stats(path)
+                print(f"profile of the in-process requests: {path}")
+                pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+            if args.http_rounds:
+                started = load()
+                print(f"{database.label}: over HTTP, load {started}", flush=True)
+                measured = run_over_http(database, args.http_rounds, database.label,
+                                         args.against)
+                http.update(measured)
+                loads.update(dict.fromkeys(measured, f"{started} to {load()}"))
+    floors = {"bare WSGI hello": floor_in_process(hello, args.rounds),
+              "Werkzeug hello": floor_in_process(werkzeug_hello, args.rounds)}
+    if args.http_rounds:
+        with tempfile.TemporaryDirectory(prefix="erpcore-bench-") as folder:
+            name = "hello WSGI app (the floor)"
+            started = load()
+            http[name] = run_hello_over_http(args.http_rounds, Path(folder))
+            loads[name] = f"{started} to {load()}"
+    if args.trace:
+        for label, costs in results.items():
+            print(f"\n{label}: the statements of one sign-in")
+            for name, statements in zip(REQUESTS, costs.trace, strict=True):
+                print(f"\n  {name}: {len(statements)}")
+                for statement in statements:
+                    print("    " + " ".join(statement.split())[:160])
+    report(results, floors, http, loads)
+    print(f"\nload average after the run: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
