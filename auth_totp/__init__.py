@@ -2,7 +2,7 @@
 
 import logging
 
-from auth_totp import cli, controllers, models, settings, wizard  # noqa: F401
+from auth_totp import cli, controllers, models, reminders, settings, wizard  # noqa: F401
 
 _logger = logging.getLogger(__name__)
 

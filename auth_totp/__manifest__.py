@@ -12,6 +12,7 @@
         "views/assets.xml",
         "views/login.xml",
         "views/preferences.xml",
+        "views/settings.xml",
         "views/users.xml",
         "views/mail_templates.xml",
     ],

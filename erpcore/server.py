@@ -117,9 +117,11 @@ class Server:
     @contextmanager
     def environment(self, uid: int | None = None, su: bool = True,
                     context: dict | None = None) -> Iterator[Environment]:
-        """An environment in a fresh transaction, for commands and tests."""
+        """An environment in a fresh transaction, for commands and tests; its ``now`` is
+        the server's clock at the start."""
         with self.transaction() as conn:
-            yield Environment(self.registry(conn), conn, uid, su, context)
+            yield Environment(self.registry(conn), conn, uid, su,
+                              {"now": self.clock(), **(context or {})})
 
     def is_initialised(self) -> bool:
         with self.engine.connect() as conn:

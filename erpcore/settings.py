@@ -14,6 +14,11 @@ cache is dropped when the database's configuration sequence moves on, which
 every ``set`` does: a value changed through one worker or with ``erpcore
 config set`` is seen by every worker at its next request, with no restart.
 
+A setting whose change must do more than store a value (record who changed
+it, say) names the command that does it (``command=``); ``erpcore config
+set`` refuses it and points there, and the addon changes it through
+:meth:`Settings.set` itself.
+
 The server's own settings (data directory, ports...) are not here: they are
 :class:`erpcore.config.Config`, known before any database is opened.
 """
@@ -50,6 +55,9 @@ class Setting:
     minimum: int | None = None
     maximum: int | None = None
     choices: tuple[str, ...] = ()
+    #: the command that changes this setting, when a change must do more than store
+    #: the value (record who made it, say): ``erpcore config set`` then refuses it
+    command: str = ""
 
     def __post_init__(self) -> None:
         if "." not in self.key or self.type not in (str, int, bool):

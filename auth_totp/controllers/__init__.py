@@ -1,1 +1,1 @@
-from auth_totp.controllers import admin, login, preferences  # noqa: F401
+from auth_totp.controllers import admin, login, policy, preferences  # noqa: F401

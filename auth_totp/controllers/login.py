@@ -1,4 +1,4 @@
-"""The second step of sign-in: ``/web/login/totp``.
+"""The second step of sign-in: ``/web/login/totp``, and the setup a policy forces.
 
 ::
 
@@ -9,14 +9,21 @@
             recovery code ?  ->  consume once (atomic)
             else the code    ->  res.users._totp_check (window, replay, atomic step)
             success: reset throttles, trust browser if asked, sign in (new session id)
+                     (after a recovery code, with 2 or fewer left: a page says so)
             failure: count it, maybe start a wait, say what was wrong
+
+    password right, no 2FA, the policy's deadline passed  ->  GET /web/login/totp/setup
+        the QR code, the key, the code field (no second password prompt)
+        POST: throttle like a code -> the code turns 2FA on (wizard consumed once,
+              step recorded) -> recovery codes shown once, signed in (new session id)
+        Annuler: POST /web/session/logout; any other page leads back here
 """
 
 from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from auth_totp import totp
+from auth_totp import policy, totp
 from auth_totp.models.auth_totp_device import COOKIE
 from auth_totp.models.auth_totp_recovery_code import normalize as normalize_recovery
 from auth_totp.models.res_users import Verdict
@@ -48,6 +55,21 @@ def drift_message(request: Request, steps: int) -> str:
                      amount=amount)
 
 
+#: this many recovery codes left, or fewer: Préférences and the sign-in say so
+LOW_RECOVERY_CODES = 2
+
+
+def recovery_left_text(request: Request, left: int) -> str:
+    if left == 0:
+        return request._("You have no recovery code left: make new ones now, in your "
+                         "preferences.")
+    if left == 1:
+        return request._("You have only 1 recovery code left: make new ones in your "
+                         "preferences.")
+    return request._("You have only {n} recovery codes left: make new ones in your "
+                     "preferences.", n=left)
+
+
 def trusted_days(request: Request) -> int:
     """How long a trusted browser skips the code; 0: browsers are never trusted."""
     return request.env.setting("auth_totp.trusted_device_days")
@@ -61,7 +83,7 @@ class TotpLogin(Controller):
             return request.redirect("/web" if request.session.uid else "/web/login")
         user = request.env["res.users"].sudo().browse(uid)
         if not user.totp_enabled:  # switched off by an administrator meanwhile
-            return request.finalize_sign_in(user)
+            return self._without_code(request, user)
         recovery = request.params.get("mode") == "recovery"
         if request.httprequest.method == "GET":
             token = request.httprequest.cookies.get(COOKIE)
@@ -73,6 +95,13 @@ class TotpLogin(Controller):
                 return request.finalize_sign_in(user)
             return self._form(request, recovery=recovery)
         return self._verify(request, user, recovery)
+
+    def _without_code(self, request: Request, user) -> Response:
+        """No code to ask (2FA is off): the setup the policy requires, else signed in."""
+        if user._totp_setup_due():
+            request.session["mfa_url"] = policy.SETUP_URL
+            return request.redirect(policy.SETUP_URL)
+        return request.finalize_sign_in(user)
 
     def _form(self, request: Request, *, recovery: bool, error: str | None = None,
               status: int = 200) -> Response:
@@ -98,9 +127,16 @@ class TotpLogin(Controller):
             return self._form(request, recovery=recovery, status=429, error=request._(
                 "Too many attempts. Try again in {seconds} seconds.", seconds=wait))
         if recovery:
-            if request.env["auth_totp.recovery_code"].consume(user.id, code, now=now, ip=ip):
+            codes = request.env["auth_totp.recovery_code"]
+            if codes.consume(user.id, code, now=now, ip=ip):
                 self._audit(request, user.id, "recovery_used")
-                return self._success(request, user, guard)
+                signed_in = self._success(request, user, guard)
+                left = codes.remaining(user.id)
+                if left > LOW_RECOVERY_CODES:
+                    return signed_in
+                return request.render("auth_totp.recovery_low", {
+                    "left_text": recovery_left_text(request, left),
+                    "continue_url": signed_in.location})
             error, event = request._("This recovery code is not valid or was already used."), \
                 "failure"
         else:

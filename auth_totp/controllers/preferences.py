@@ -1,8 +1,10 @@
-"""Préférences: turning 2FA on and off, recovery codes, trusted browsers.
+"""Préférences: turning 2FA on and off, changing the authenticator, recovery codes,
+trusted browsers.
 
 Every change but activation asks for the password again when the last
-check is older than ten minutes (``identity=True``); activation itself is
-reached through the setup page, which asks for it.
+check is older than ten minutes (``identity=True``); activation and the
+change of authenticator are reached through their setup page, which asks
+for it. A user the policy requires 2FA of cannot turn it off.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from auth_totp.controllers.login import ACCOUNT_LIMIT
+from auth_totp.controllers.login import ACCOUNT_LIMIT, LOW_RECOVERY_CODES, recovery_left_text
 from erpcore.addons.web.controllers.preferences import Preferences
 from erpcore.http import Request, route
 from erpcore.throttle import Guard, throttle_key
@@ -30,9 +32,13 @@ class TotpPreferences(Preferences):
             "enabled": user.totp_enabled,
             "recovery_left": left,
             "recovery_left_text": request._("Recovery codes left: {n} of 10.", n=left),
+            "recovery_low_text": recovery_left_text(request, left)
+            if user.totp_enabled and left <= LOW_RECOVERY_CODES else "",
             "recovery_generation": user.totp_recovery_generation,
             "devices": request.env["auth_totp.device"].sudo().search(
                 [("user_id", "=", user.id)]),
+            "required": user._totp_required(),
+            "error": values.get("totp_error"),
         }
         return result
 
@@ -46,40 +52,58 @@ class TotpPreferences(Preferences):
         return self._setup_page(request, wizard)
 
     def _setup_page(self, request: Request, wizard, error: str | None = None,
-                    status: int = 200) -> Response:
-        return request.render("auth_totp.setup", {"wizard": wizard, "error": error},
-                              status=status)
+                    status: int = 200, *, change: bool = False) -> Response:
+        return request.render("auth_totp.setup", {
+            "wizard": wizard, "error": error, "change": change,
+            "action": "/auth_totp/change" if change else "/auth_totp/setup",
+        }, status=status)
+
+    def _posted_wizard(self, request: Request):
+        """The unexpired wizard of the current user the form names, else an empty one."""
+        wizard_id = request.httprequest.form.get("wizard_id", "")
+        wizards = request.env["auth_totp.wizard"]
+        wizard = wizards.owned_by(int(wizard_id), request.env.uid) if wizard_id.isdecimal() \
+            and len(wizard_id) < 12 else wizards.browse()
+        if wizard and wizard.expired(request.now):
+            wizard.unlink()
+            return wizards.browse()
+        return wizard
+
+    def _first_code(self, request: Request, wizard, apply, *, change: bool = False):
+        """Check the first code of *wizard* with *apply* (throttled): its outcome, or the
+        page refusing it."""
+        guard = setup_guard(request.env.uid, request.now)
+        wait = guard.admit(request.env.conn)
+        if wait:
+            return self._setup_page(request, wizard, request._(
+                "Too many attempts. Try again in {seconds} seconds.", seconds=wait), 429,
+                change=change)
+        done = apply(wizard, request.httprequest.form.get("totp_token", ""), request.now)
+        if done is False:
+            guard.failed(request.env.conn)
+            return self._setup_page(request, wizard, request._(
+                "This code is not the one your app shows for this key. Check the key and "
+                "type the 6 digits your app shows now."), 400, change=change)
+        if done:
+            guard.succeeded(request.env.conn)
+        return done
 
     @route("/auth_totp/setup", auth="user", methods=["POST"])
     def activate(self, request: Request) -> Response:
         user = request.env.user
-        form = request.httprequest.form
-        wizard_id = form.get("wizard_id", "")
-        wizards = request.env["auth_totp.wizard"]
-        wizard = wizards.owned_by(int(wizard_id), user.id) if wizard_id.isdecimal() and \
-            len(wizard_id) < 12 else wizards.browse()
-        if not wizard or wizard.expired(request.now):
+        wizard = self._posted_wizard(request)
+        if not wizard:
             request.env.invalidate(user)  # read anew: a parallel submission may have won
             if user.totp_enabled:  # this form, sent twice: the first one turned 2FA on
                 return self._already_done(request)
-            wizard.unlink()
             return request.render("auth_totp.setup_expired", status=400)
         if user.totp_enabled:
             return self._already_done(request)
-        guard = setup_guard(user.id, request.now)
-        wait = guard.admit(request.env.conn)
-        if wait:
-            return self._setup_page(request, wizard, request._(
-                "Too many attempts. Try again in {seconds} seconds.", seconds=wait), 429)
-        enabled = user._totp_enable(wizard, form.get("totp_token", ""), request.now)
+        enabled = self._first_code(request, wizard, user._totp_enable)
+        if isinstance(enabled, Response):
+            return enabled
         if enabled is None:  # a parallel submission of this very form turned 2FA on
             return self._already_done(request)
-        if not enabled:
-            guard.failed(request.env.conn)
-            return self._setup_page(request, wizard, request._(
-                "This code is not the one your app shows for this key. Check the key and "
-                "type the 6 digits your app shows now."), 400)
-        guard.succeeded(request.env.conn)
         self._audit(request, "enabled")
         # a session that signed in with the password alone must not outlive this
         request.end_other_sessions()
@@ -87,6 +111,32 @@ class TotpPreferences(Preferences):
 
     def _already_done(self, request: Request) -> Response:
         return request.render("auth_totp.already_done", status=409)
+
+    # -- changing the authenticator -------------------------------------------------
+
+    @route("/auth_totp/change", auth="user", methods=["GET"], identity=True)
+    def change(self, request: Request) -> Response:
+        if not request.env.user.totp_enabled:
+            return request.redirect("/web/preferences")
+        wizard = request.env["auth_totp.wizard"].start(request.env.uid, request.now)
+        return self._setup_page(request, wizard, change=True)
+
+    @route("/auth_totp/change", auth="user", methods=["POST"])
+    def replace(self, request: Request) -> Response:
+        """The new app's first code replaces the secret; the old app stops at that moment."""
+        user = request.env.user
+        if not user.totp_enabled:
+            return request.redirect("/web/preferences")
+        wizard = self._posted_wizard(request)
+        if not wizard:
+            return request.render("auth_totp.setup_expired", {"change": True}, status=400)
+        replaced = self._first_code(request, wizard, user._totp_replace, change=True)
+        if isinstance(replaced, Response):
+            return replaced
+        if replaced is None:  # a parallel submission of this form did it
+            return self._already_done(request)
+        self._audit(request, "authenticator_changed")
+        return request.redirect_query("/web/preferences", message="authenticator_changed")
 
     # -- recovery codes ----------------------------------------------------------
 
@@ -117,6 +167,11 @@ class TotpPreferences(Preferences):
 
     @route("/auth_totp/disable", auth="user", methods=["POST"], identity=True)
     def disable(self, request: Request) -> Response:
+        if request.env.user.sudo()._totp_required():
+            return request.render("web.preferences", self._values(request, totp_error=request._(
+                "Your company requires two-factor authentication for your account: it "
+                "cannot be turned off. To use another phone, change the authenticator "
+                "app.")), status=400)
         if request.env.user.totp_enabled:
             request.env.user._totp_disable()
             self._audit(request, "disabled")

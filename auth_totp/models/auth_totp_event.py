@@ -35,6 +35,9 @@ EVENTS = [
     ("device_used", _("Trusted browser skipped the code")),
     ("device_revoked", _("Trusted browser revoked")),
     ("authenticator_changed", _("Authenticator changed")),
+    ("devices_revoked_by_admin", _("Trusted browsers revoked by an administrator")),
+    ("invited", _("Invited to turn 2FA on")),
+    ("policy_changed", _("2FA policy changed")),
 ]
 
 #: the events the owner of the account hears of, each with its mail template
@@ -55,7 +58,8 @@ class AuthTotpEvent(Model):
     _description = "2FA event"
     _order = "id desc"
 
-    user_id = fields.Many2one("res.users", "User", ondelete="CASCADE", required=True)
+    #: whose 2FA it concerns; none for a change that concerns everyone (the policy)
+    user_id = fields.Many2one("res.users", "User", ondelete="CASCADE")
     #: who did it, when not the user (an administrator disabling 2FA, say)
     actor_id = fields.Many2one("res.users", "By", ondelete="SET NULL")
     event = fields.Selection(EVENTS, "Event", required=True)
@@ -63,7 +67,7 @@ class AuthTotpEvent(Model):
     detail = fields.Char("Detail", size=256)
     create_date = fields.Datetime("When")
 
-    def record(self, user_id: int, event: str, *, now: float, ip: str = "",
+    def record(self, user_id: int | None, event: str, *, now: float, ip: str = "",
                actor_id: int | None = None, detail: str = "") -> None:
         """Store and log one event. *detail* must never hold a secret."""
         self.sudo().create({

@@ -227,8 +227,10 @@ class Config(Command):
             settings = env.registry.settings
             try:
                 if args.action == "set":
-                    value = settings.set(env.conn, args.key, args.value)
                     setting = settings.setting(args.key)
+                    if setting.command:
+                        raise CommandError(f"{args.key} is changed with '{setting.command}'")
+                    value = settings.set(env.conn, args.key, args.value)
                     print(f"{args.key} = {setting.format(value)}")
                     if settings.overridden(args.key):
                         print(f"note: {setting.env} is set in this environment and wins "
@@ -242,7 +244,8 @@ class Config(Command):
                         print(value)
                     else:
                         source = f" (from {setting.env})" if settings.overridden(key) else ""
-                        print(f"{key} = {value}{source}    # {setting.help}")
+                        how = f" (changed with '{setting.command}')" if setting.command else ""
+                        print(f"{key} = {value}{source}    # {setting.help}{how}")
             except SettingError as exc:
                 raise CommandError(str(exc)) from exc
         return 0

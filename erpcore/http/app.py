@@ -180,7 +180,7 @@ class Application:
                     self.sessions.touch(conn, session, now)
                     env = Environment(registry, conn, session.uid, su=False)
                     request = Request(httprequest, self.server, registry, env, session, now)
-                    request.env = env(context={"lang": self.pick_lang(request)})
+                    request.env = env(context={"lang": self.pick_lang(request), "now": now})
                     if refusal is not None:
                         raise refusal
                     try:

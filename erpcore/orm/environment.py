@@ -71,6 +71,16 @@ class Environment:
         return self.context.get("lang") or "en"
 
     @property
+    def now(self) -> float | None:
+        """The time of the request or command this environment works for, as a timestamp.
+
+        It is the server's clock (which tests inject), read once: code that
+        stamps a record or compares with a deadline uses it, never
+        ``time.time()``. None outside a request or a command.
+        """
+        return self.context.get("now")
+
+    @property
     def keyring(self) -> Any:
         return self.registry.keyring
 

@@ -29,6 +29,7 @@ SELF_SERVICE = {
     "/web/preferences/email",
     "/auth_totp/setup", "/auth_totp/disable", "/auth_totp/recovery/regenerate",
     "/auth_totp/devices/<int:device_id>/revoke", "/auth_totp/devices/revoke-all",
+    "/auth_totp/change", "/web/login/totp/setup",
     "/web/preferences/apikeys/new", "/web/preferences/apikeys/<int:key_id>/revoke",
 }
 
@@ -70,9 +71,10 @@ def stale(erp2fa_sqlite, handed_out):
 
 def test_weakening_2fa_asks_for_the_password_again(stale):
     """Turning 2FA off (for oneself, for another user, or for everyone by uninstalling
-    the addon), new recovery codes, revoking browsers, a new secret, resetting one's
-    own password as administrator: all ask for the password again once the check is
-    older than ten minutes, and change nothing meanwhile."""
+    the addon or by the policy), new recovery codes, revoking browsers, a new secret or a
+    new authenticator, resetting one's own password as administrator: all ask for the
+    password again once the check is older than ten minutes, and change nothing
+    meanwhile."""
     erp, demo, admin = stale
     device = devices_of(erp, "demo")[0]
     with erp.server.environment() as env:  # an API key of demo's
@@ -88,6 +90,12 @@ def test_weakening_2fa_asks_for_the_password_again(stale):
         # the address that hears of every change: diverting it would silence the warnings
         (demo, "POST", "/web/preferences/email", {"email": "mallory@example.com"}),
         (admin, "POST", f"/auth_totp/users/{user_id(erp, 'demo')}/disable", {}),
+        (admin, "POST", f"/auth_totp/users/{user_id(erp, 'demo')}/devices/revoke", {}),
+        # an invitation is an audit event naming the administrator
+        (admin, "POST", f"/auth_totp/users/{user_id(erp, 'admin')}/invite", {}),
+        # the company policy: making 2FA optional again weakens it for everyone
+        (admin, "POST", "/auth_totp/settings", {"policy": "optional", "grace_hours": "0"}),
+        (demo, "GET", "/auth_totp/change", {}),
         (admin, "POST", "/web/apps/uninstall", {"name": "auth_totp"}),
         # an addon adds code every request runs
         (admin, "POST", "/web/apps/install", {"name": "test_feature"}),

@@ -167,7 +167,10 @@ def test_fuzz_cookies(fuzzed, handed_out):
                                             allow_redirects=False, timeout=30)
         assert_clean(response)
         assert not signed_in(response) or path == "/"
-        if sid == half:  # demo's half-signed-in session: the admin's browser token is no key
+        # a control character in the header: refused whole by the HTTP server, unread
+        refused_unread = response.status_code == 400 and "Invalid header" in response.text
+        if sid == half and not refused_unread:
+            # demo's half-signed-in session: the admin's browser token is no key
             assert response.status_code in (200, 303)
             location = response.headers.get("Location", "")
             assert response.status_code == 200 or location.endswith("/web/login/totp")

@@ -119,6 +119,23 @@ def test_applications_lists_every_addon_found_for_administrators_only(make_erp, 
     assert "Applications" not in demo.get("/web").text  # no tile for a non-administrator
 
 
+def test_settings_page_is_for_administrators_and_empty_in_the_framework(erp):
+    """Paramètres: in the administrators' menu only; addons fill div#settings_sections."""
+    admin = erp.client(**{"Accept-Language": "fr"})
+    admin.login("admin", ADMIN_PASSWORD)
+    assert menu(admin.get("/web")) == ["Préférences", "Paramètres", "Déconnexion"]
+    page = html.fromstring(admin.get("/web/settings").content)
+    assert page.findtext(".//h1") == "Paramètres"
+    assert len(page.xpath("//div[@id='settings_sections']")) == 1
+    assert page.xpath("//div[@id='settings_sections']/*") == []
+    assert "ajoutent leurs paramètres" in page.text_content()
+    demo = erp.client(**{"Accept-Language": "fr"})
+    demo.login("demo", USER_PASSWORD)
+    assert menu(demo.get("/web")) == ["Préférences", "Déconnexion"]
+    assert demo.get("/web/settings").status_code == 403
+    assert erp.client().get("/web/settings").url.endswith("/web/login?redirect=%2Fweb%2Fsettings")
+
+
 def test_users_list_create_reset_password_and_archive(erp):
     admin = erp.client()
     admin.login("admin", ADMIN_PASSWORD)

@@ -9,15 +9,17 @@ port: one ``requests`` session is one browser talking to both servers.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 import sqlalchemy as sa
 
+from auth_totp import totp
 from erpcore.db import throttle_table
-from tests.support import ADMIN_PASSWORD, Client
-from tests.support_totp import error_text
+from tests.support import ADMIN_PASSWORD, USER_PASSWORD, Client
+from tests.support_totp import CODES_RE, KEY_RE, WIZARD_RE, error_text
 from tests.workers.flows import (
     accepted,
     create_2fa_user,
@@ -126,6 +128,39 @@ def test_throttle_counts_failures_sent_to_both_servers(pair):
     other = half_signed(b.url, "bea")
     response = other.post("/web/login/totp", {"totp_token": code}, from_page="/web/login/totp")
     assert response.status_code == 429
+
+
+def test_a_policy_set_through_one_server_applies_on_the_other(pair):
+    """Paramètres on server A; server B and each of A's workers apply the policy at their
+    next request, with no restart (the settings' sequence moved on)."""
+    deployment, a, b = pair
+    with deployment.server.environment() as env:
+        env["res.users"].create({"login": "paul", "name": "Paul", "password": USER_PASSWORD,
+                                 "group_ids": [env.ref("base.group_user").id]})
+    admin = Client(a.url)
+    admin.login("admin", ADMIN_PASSWORD)
+    before = Client(b.url)  # B has read the policy already: optional
+    before.login("paul", USER_PASSWORD)
+    assert before.path() == "/web"
+    try:
+        saved = admin.post("/auth_totp/settings", {"policy": "all", "grace_hours": "0"},
+                           from_page="/web/settings")
+        assert saved.url == a.url + "/web/settings?message=saved"
+        for url in (b.url, a.url, a.url, a.url, b.url):
+            client = Client(url)
+            client.login("paul", USER_PASSWORD)
+            assert client.path() == "/web/login/totp/setup", (url, client.path())
+        # and the setup finishes there: the secret on B's page, the code on B
+        key = KEY_RE.search(client.last.text).group(1).replace(" ", "")
+        wizard_id = WIZARD_RE.search(client.last.text).group(1)
+        done = client.post("/web/login/totp/setup", {
+            "wizard_id": wizard_id, "totp_token": fresh_code(totp.from_base32(key))[0]})
+        assert len(CODES_RE.findall(done.text)) == 10
+        assert client.get("/web").url == b.url + "/web"
+    finally:
+        with deployment.server.environment() as env:
+            env["res.users"]._totp_set_policy("optional", 48, now=time.time(), actor_id=None,
+                                              ip="cli")
 
 
 def totp_served(url: str, session: requests.Session) -> bool:

@@ -5,4 +5,5 @@ from erpcore.addons.web.controllers import (  # noqa: F401
     login,
     preferences,
     rpc,
+    settings,
 )
