@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
 import re
 import shutil
@@ -142,26 +143,38 @@ def stalled(url: str, count: int) -> Iterator[None]:
             sock.close()
 
 
-@contextlib.contextmanager
-def signing_in(url: str, logins: list[str]) -> Iterator[list[float]]:
-    """One client per login signing in over and over; yields the sign-in times."""
-    stop = threading.Event()
-    times: list[float] = []
+def _sign_in_loop(url: str, logins: list[str], stop, times) -> None:
+    """In a process of its own: one thread per login signing in until *stop* is set."""
 
     def loop(login: str) -> None:
         while not stop.is_set():
             times.append(sign_in(url, login))
 
-    threads = [threading.Thread(target=loop, args=(login,), daemon=True) for login in logins]
+    threads = [threading.Thread(target=loop, args=(login,)) for login in logins]
     for thread in threads:
         thread.start()
+    for thread in threads:
+        thread.join()
+
+
+@contextlib.contextmanager
+def signing_in(url: str, logins: list[str]) -> Iterator[list[float]]:
+    """One client per login signing in over and over, in another process (so that its
+    threads do not hold this one's GIL while the latency is measured here); yields the
+    sign-in times."""
+    manager = multiprocessing.Manager()
+    stop, shared = manager.Event(), manager.list()
+    process = multiprocessing.Process(target=_sign_in_loop, args=(url, logins, stop, shared))
+    process.start()
     time.sleep(1.5)  # every client is in the middle of a sign-in
+    times: list[float] = []  # filled when the block ends
     try:
         yield times
     finally:
         stop.set()
-        for thread in threads:
-            thread.join()
+        process.join()
+        times.extend(shared)
+        manager.shutdown()
 
 
 def parallel_ratio(url: str, logins: list[str], repeat: int = 3) -> tuple[float, float, float]:
