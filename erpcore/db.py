@@ -135,14 +135,16 @@ def create_engine(url: str, pool_size: int = 5) -> Engine:
     try:
         if url.startswith("sqlite"):
             path = sa.engine.make_url(url).database
-            if path and path != ":memory:" and not path.startswith("file:"):
-                make_private(Path(path))
+            private = Path(path) if path and path != ":memory:" and \
+                not path.startswith("file:") else None
+            if private is not None:
+                make_private(private)
             engine = sa.create_engine(
                 url,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
                 hide_parameters=True,  # a failing statement's values stay out of the logs
             )
-            _make_sqlite_safe(engine)
+            _make_sqlite_safe(engine, private)
         else:
             # no pool_pre_ping: a dead connection is replaced at the request's first
             # statement instead (first_read)
@@ -195,7 +197,7 @@ def _column_level_foreign_key(create, compiler, **kw):  # type: ignore[no-untype
 _READS = ("SELECT", "PRAGMA", "BEGIN")
 
 
-def _make_sqlite_safe(engine: Engine) -> None:
+def _make_sqlite_safe(engine: Engine, private: Path | None = None) -> None:
     """WAL, a busy timeout, and transactions that take the write lock at their first write.
 
     A transaction begins deferred (``BEGIN``): a read snapshot, no lock. Before
@@ -207,6 +209,10 @@ def _make_sqlite_safe(engine: Engine) -> None:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        if private is not None:
+            # the file may have been made just now (its folder did not exist when the
+            # engine was): private before WAL mode makes the companions, with its mode
+            make_private(private)
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")

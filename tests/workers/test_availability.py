@@ -129,6 +129,21 @@ def mode(path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def test_the_first_start_of_a_new_data_directory_makes_private_files(tmp_path):
+    """``erpcore serve`` on a data directory that does not exist yet: the folder is made
+    (0700), then the database, its log and its shared memory, all 0600."""
+    (tmp_path / "share").mkdir(mode=0o755)
+    data = tmp_path / "share" / "erpcore"
+    server = ServerProcess(data, workers=0).wait_ready()
+    try:
+        files = {p.name: mode(p) for p in data.glob("erpcore.sqlite3*")}
+        assert {"erpcore.sqlite3", "erpcore.sqlite3-wal", "erpcore.sqlite3-shm"} <= set(files)
+        assert set(files.values()) == {0o600}, files
+        assert mode(data) == 0o700 and mode(data / "keyring.json") == 0o600
+    finally:
+        server.stop()
+
+
 def test_database_files_are_private_whatever_the_folders_mode(tmp_path):
     data = tmp_path / "shared"
     data.mkdir(mode=0o755)
