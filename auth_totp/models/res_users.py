@@ -142,12 +142,10 @@ class ResUsers(Model):
         submissions exactly one turns 2FA on.
         """
         self.ensure_one()
-        normalized = totp.normalize(code)
-        secret_b32 = wizard.secret
-        step = totp.match(totp.from_base32(secret_b32), normalized, now) \
-            if normalized and secret_b32 else None
+        step = wizard._first_code_step(code, now)
         if step is None:
             return False
+        secret_b32 = wizard.secret  # read before the wizard is consumed
         if not wizard._unlink_once():
             return None
         self.sudo().write({
@@ -172,12 +170,10 @@ class ResUsers(Model):
         (:meth:`_totp_check` names the generation of the secret it read).
         """
         self.ensure_one()
-        normalized = totp.normalize(code)
-        secret_b32 = wizard.secret
-        step = totp.match(totp.from_base32(secret_b32), normalized, now) \
-            if normalized and secret_b32 else None
+        step = wizard._first_code_step(code, now)
         if step is None:
             return False
+        secret_b32 = wizard.secret  # read before the wizard is consumed
         user = self.sudo()
         generation = user.totp_key_generation
         if not wizard._unlink_once() or not user._write_if(

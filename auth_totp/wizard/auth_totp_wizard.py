@@ -64,3 +64,14 @@ class AuthTotpWizard(Model):
 
     def grouped_secret(self) -> str:
         return totp.group(self.secret)
+
+    def _first_code_step(self, code: str, now: float) -> int | None:
+        """The step within the window whose code of this wizard's secret is *code*, or None.
+
+        Pure arithmetic on the pending secret: activation and a change of
+        authenticator call it before they consume the wizard.
+        """
+        normalized = totp.normalize(code)
+        if not normalized or not self.secret:
+            return None
+        return totp.match(totp.from_base32(self.secret), normalized, now)
