@@ -59,6 +59,14 @@ def _bound(columns: dict[str, Any]) -> dict[str, Any]:
     return {f"_v_{name}": value for name, value in columns.items()}
 
 
+def _by_column(table: sa.Table, values: dict[str, Any]) -> dict[sa.Column, Any]:
+    """*values* keyed by the table's columns, for ``values()`` of a statement built once
+    per call: its parameters take the columns' types (keyed by name, each would get a
+    type of its own, which SQLAlchemy inspects again at every call: measured, 40% of a
+    conditional UPDATE's cost)."""
+    return {table.c[name]: value for name, value in values.items()}
+
+
 class BaseModel:
     """A recordset of one model. Subclass :class:`Model`, not this."""
 
@@ -480,7 +488,8 @@ class BaseModel:
     def _write_columns(self, columns: dict[str, Any]) -> None:
         t = self._sa_table
         if len(self._ids) > 1:
-            self.env.conn.execute(sa.update(t).where(t.c.id.in_(self._ids)).values(**columns))
+            self.env.conn.execute(sa.update(t).where(t.c.id.in_(self._ids)).values(
+                _by_column(t, columns)))
             return
         names = tuple(columns)
         statement = self._statement(("write", names), lambda model: sa.update(
@@ -501,8 +510,8 @@ class BaseModel:
         if sealed or relations:
             raise ValueError("_write_if takes plain column values only")
         t = self._writable()
-        query = sa.update(t).where(t.c.id == self._ids[0],
-                                   *self._where(domain, "write")).values(**columns)
+        query = sa.update(t).where(t.c.id == self._ids[0], *self._where(domain, "write")).values(
+            _by_column(t, columns))
         changed = self.env.conn.execute(query).rowcount == 1
         if changed:
             self.env.cache_update(self, columns)
@@ -519,7 +528,8 @@ class BaseModel:
                 name: (record.env.seal(value, record, self._fields[name]) if value else None)
                 for name, value in sealed.items()
             }
-            self.env.conn.execute(sa.update(t).where(t.c.id == record.id).values(**values))
+            self.env.conn.execute(sa.update(t).where(t.c.id == record.id).values(
+                _by_column(t, values)))
 
     def _write_relations(self, relations: dict[str, Any]) -> None:
         for name, value in relations.items():
