@@ -17,6 +17,9 @@ from .errors import QWebError, directive_error
 from .expressions import Evaluator, compile_expr, compile_format
 
 Renderer = Callable[[dict[str, Any], list[str]], None]
+#: what compiling a piece of template gives: a renderer, or the escaped HTML itself
+#: when it holds no directive (constant pieces are folded at compile time)
+Part = str | Renderer
 Lookup = Callable[[str], Renderer]
 
 VOID_ELEMENTS = frozenset(
@@ -66,7 +69,7 @@ def compile_template(key: str, arch: etree._Element, lookup: Lookup) -> Renderer
     :raises QWebError: on a syntax error or a misplaced or unknown directive.
     """
     etree.strip_elements(arch, etree.Comment, etree.ProcessingInstruction, with_tail=False)
-    return _Compiler(key, lookup).children(arch)
+    return _renderer(_Compiler(key, lookup).children(arch))
 
 
 class _Compiler:
@@ -76,9 +79,9 @@ class _Compiler:
         self.key = key
         self.lookup = lookup
 
-    def children(self, parent: etree._Element) -> Renderer:
-        """Renderer of the content of ``parent``: its text, children and their tails."""
-        parts: list[str | Renderer | None] = [_text(parent.text)]
+    def children(self, parent: etree._Element) -> Part:
+        """The content of ``parent``: its text, children and their tails."""
+        parts: list[Part | None] = [_text(parent.text)]
         kids = list(parent)
         index = 0
         while index < len(kids):
@@ -110,8 +113,8 @@ class _Compiler:
             chain.append(candidate)
         return chain
 
-    def _element(self, el: etree._Element, orelse: Renderer | None) -> Renderer:
-        """Renderer of one element; ``orelse`` renders the rest of its if-chain."""
+    def _element(self, el: etree._Element, orelse: Part | None) -> Part:
+        """One element; ``orelse`` renders the rest of its if-chain."""
         for name in el.attrib:
             if (
                 name.startswith("t-")
@@ -127,15 +130,16 @@ class _Compiler:
             node = self._tag(el, self._content(el))
         for name in ("t-if", "t-elif"):
             if name in el.attrib:
-                node = self._condition(self._expr(el, name), node, orelse)
+                node = self._condition(self._expr(el, name), _renderer(node),
+                                       None if orelse is None else _renderer(orelse))
         if "t-foreach" in el.attrib:
-            node = self._foreach(el, node)
+            node = self._foreach(el, _renderer(node))
         return node
 
     def _expr(self, el: etree._Element, name: str) -> Evaluator:
         return compile_expr(self.key, f'{name}="{el.get(name)}"', el.get(name))
 
-    def _content(self, el: etree._Element) -> Renderer:
+    def _content(self, el: etree._Element) -> Part:
         if "t-call" in el.attrib:
             return self._call(el)
         for name in ("t-out", "t-esc"):
@@ -184,7 +188,8 @@ class _Compiler:
     def _set(self, el: etree._Element) -> Renderer:
         """``t-set``: store ``t-value``, or else the rendered body as Markup."""
         name = el.get("t-set")
-        value = self._expr(el, "t-value") if "t-value" in el.attrib else _capture(self.children(el))
+        value = self._expr(el, "t-value") if "t-value" in el.attrib \
+            else _capture(_renderer(self.children(el)))
 
         def render(values: dict[str, Any], out: list[str]) -> None:
             values[name] = value(values)
@@ -195,7 +200,7 @@ class _Compiler:
         """``t-call``: the callee renders in a copy of the values plus ``0``, the body."""
         label = f't-call="{el.get("t-call")}"'
         target = compile_format(self.key, label, el.get("t-call"))
-        body = _capture(self.children(el))
+        body = _capture(_renderer(self.children(el)))
 
         def render(values: dict[str, Any], out: list[str]) -> None:
             scope = dict(values)
@@ -208,21 +213,32 @@ class _Compiler:
 
         return render
 
-    def _tag(self, el: etree._Element, content: Renderer) -> Renderer:
-        """Output the element itself, HTML5 style: void elements have no end tag."""
+    def _tag(self, el: etree._Element, content: Part) -> Part:
+        """Output the element itself, HTML5 style: void elements have no end tag.
+
+        An element with constant attributes and content is a constant itself.
+        """
         tag, attributes = el.tag, self._attributes(el)
         end = None if tag in VOID_ELEMENTS else f"</{tag}>"
+        if isinstance(attributes, str):
+            if end is None:
+                return f"<{tag}{attributes}>"
+            if isinstance(content, str):
+                return f"<{tag}{attributes}>{content}{end}"
+            return _sequence([f"<{tag}{attributes}>", content, end])
+        body = _renderer(content)
 
         def render(values: dict[str, Any], out: list[str]) -> None:
             out.append(f"<{tag}{attributes(values)}>")
             if end is not None:
-                content(values, out)
+                body(values, out)
                 out.append(end)
 
         return render
 
-    def _attributes(self, el: etree._Element) -> Callable[[dict[str, Any]], str]:
-        """Static and dynamic attributes, merged in source order."""
+    def _attributes(self, el: etree._Element) -> str | Callable[[dict[str, Any]], str]:
+        """Static and dynamic attributes, merged in source order; a string when all
+        are static."""
         ops: list[tuple[str | None, Any]] = []
         for name, source in el.attrib.items():
             label = f'{name}="{source}"'
@@ -235,8 +251,7 @@ class _Compiler:
             elif not name.startswith("t-"):
                 ops.append((name, source))
         if all(isinstance(source, str) for _, source in ops):
-            static = _format_attributes(dict(ops))
-            return lambda values: static
+            return _format_attributes(dict(ops))
 
         def render(values: dict[str, Any]) -> str:
             attrs: dict[str, str] = {}
@@ -257,17 +272,19 @@ def _text(text: str | None) -> str | None:
     return str(escape(text)) if text else None
 
 
-def _sequence(parts: list[str | Renderer | None]) -> Renderer:
-    """Renderer of consecutive parts, with adjacent constant strings merged."""
-    merged: list[str | Renderer] = []
+def _sequence(parts: list[Part | None]) -> Part:
+    """Consecutive parts, adjacent constant strings merged: a string when all are."""
+    merged: list[Part] = []
     for part in parts:
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
             merged[-1] += part
         elif part is not None:
             merged.append(part)
-    renderers = [_constant(part) if isinstance(part, str) else part for part in merged]
-    if len(renderers) == 1:
-        return renderers[0]
+    if not merged:
+        return ""
+    if len(merged) == 1:
+        return merged[0]
+    renderers = [_renderer(part) for part in merged]
 
     def render(values: dict[str, Any], out: list[str]) -> None:
         for renderer in renderers:
@@ -276,8 +293,11 @@ def _sequence(parts: list[str | Renderer | None]) -> Renderer:
     return render
 
 
-def _constant(chunk: str) -> Renderer:
-    return lambda values, out: out.append(chunk)
+def _renderer(part: Part) -> Renderer:
+    """A renderer of *part*: itself, or one that outputs the constant string."""
+    if isinstance(part, str):
+        return lambda values, out: out.append(part)
+    return part
 
 
 def _capture(body: Renderer) -> Callable[[dict[str, Any]], Markup]:
