@@ -6,20 +6,19 @@ are built by the registry from the installed addons.
 
 Never hold a lock across something slow. The rule, for every caller:
 
-* Reads take no write lock. On SQLite a transaction starts deferred (a read
-  snapshot; in WAL mode readers and the writer do not wait for each other);
-  on PostgreSQL reads take no row lock.
-* The first write of a transaction makes it a write transaction: on SQLite
-  the read snapshot ends and ``BEGIN IMMEDIATE`` waits for the database's
-  write lock (see :func:`_make_sqlite_safe`); on PostgreSQL the rows written
-  stay locked. Either way the lock is held until the commit, so a write
-  transaction is short: a password hash, a request body still arriving, an
-  SMTP conversation never run inside one. Code that must write before
-  something slow (a throttle counting a try before the password is checked)
-  commits first: ``conn.commit()``; the connection begins anew at its next
-  statement.
+* Reads take no lock and hold no snapshot: they are sent outside any
+  transaction (:func:`_begin_at_first_write`), on both databases; in
+  SQLite's WAL mode readers and the writer do not wait for each other.
+* The first write begins the transaction: on SQLite ``BEGIN IMMEDIATE``
+  waits for the database's write lock (see :func:`_make_sqlite_safe`); on
+  PostgreSQL the rows written stay locked. Either way the lock is held
+  until the commit, so a write transaction is short: a password hash, a
+  request body still arriving, an SMTP conversation never run inside one.
+  Code that must write before something slow (a throttle counting a try
+  before the password is checked) commits first: ``conn.commit()``; the
+  next write begins anew.
 * A statement may therefore see data newer than an earlier statement of the
-  same request (PostgreSQL's READ COMMITTED, which SQLite's upgrade matches).
+  same request (PostgreSQL's READ COMMITTED, which SQLite's reads match).
   Every guarantee that needs atomicity ("accept a code once") comes from one
   conditional statement and its row count (``_write_if``), never from a long
   transaction.
@@ -33,9 +32,10 @@ columns it added to another addon's table.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -45,6 +45,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: psycopg's transaction status of a connection outside any transaction
+_PG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE, without importing the driver here
 #: an unreachable PostgreSQL host is a 503 after this, not a request hanging
 PG_CONNECT_TIMEOUT_S = 10
 
@@ -143,6 +145,8 @@ def create_engine(url: str, pool_size: int = 5) -> Engine:
                 url,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
                 hide_parameters=True,  # a failing statement's values stay out of the logs
+                # a file's pool: last used, first reused, as for PostgreSQL below
+                **({"pool_use_lifo": True} if private is not None else {}),
             )
             _make_sqlite_safe(engine, private)
         else:
@@ -151,8 +155,15 @@ def create_engine(url: str, pool_size: int = 5) -> Engine:
             engine = sa.create_engine(
                 url, pool_size=pool_size, max_overflow=pool_size,
                 hide_parameters=True,
+                # the connection used last serves next: its caches are warm (SQLite's
+                # page cache, PostgreSQL's backend and prepared statements), and the
+                # others are left idle rather than taken in turns
+                pool_use_lifo=True,
+                isolation_level="AUTOCOMMIT",  # the driver begins nothing: we do
                 connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
             )
+            _begin_at_first_write(engine, "BEGIN", lambda dbapi_conn: (
+                dbapi_conn.info.transaction_status != _PG_IDLE))
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise DatabaseURLError(f"bad database URL {url!r}: {exc}") from exc
     return engine
@@ -193,18 +204,14 @@ def _column_level_foreign_key(create, compiler, **kw):  # type: ignore[no-untype
     return text
 
 
-#: statements that read (or begin): anything else makes a SQLite transaction a write one
-_READS = ("SELECT", "PRAGMA", "BEGIN")
-
-
 def _make_sqlite_safe(engine: Engine, private: Path | None = None) -> None:
-    """WAL, a busy timeout, and transactions that take the write lock at their first write.
+    """WAL, a busy timeout, and write transactions that take the write lock at once.
 
-    A transaction begins deferred (``BEGIN``): a read snapshot, no lock. Before
-    its first write statement, the snapshot is ended and ``BEGIN IMMEDIATE``
-    takes the write lock, waiting its turn. Upgrading the deferred transaction
-    in place would instead fail at once whenever another writer had committed
-    since the snapshot began (``SQLITE_BUSY_SNAPSHOT``).
+    Reads run outside any transaction (:func:`_begin_at_first_write`), and
+    ``BEGIN IMMEDIATE`` before the first write waits its turn for the write
+    lock. A deferred transaction upgraded in place would instead fail at
+    once whenever another writer had committed since its snapshot began
+    (``SQLITE_BUSY_SNAPSHOT``).
     """
 
     @event.listens_for(engine, "connect")
@@ -213,7 +220,7 @@ def _make_sqlite_safe(engine: Engine, private: Path | None = None) -> None:
             # the file may have been made just now (its folder did not exist when the
             # engine was): private before WAL mode makes the companions, with its mode
             make_private(private)
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        dbapi_conn.isolation_level = None  # the driver begins nothing: we do
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -225,46 +232,95 @@ def _make_sqlite_safe(engine: Engine, private: Path | None = None) -> None:
         cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # type: ignore[no-untyped-def]
-        # straight to the driver, as the upgrade below: transaction control needs none
-        # of SQLAlchemy's statement machinery, which costs more than the BEGIN itself
-        conn.connection.dbapi_connection.execute("BEGIN")
-        conn.info["writing"] = False
+    _begin_at_first_write(engine, "BEGIN IMMEDIATE",
+                          lambda dbapi_conn: dbapi_conn.in_transaction)
+
+
+def _plain_read(statement: str) -> bool:
+    """Whether *statement* only reads: a ``SELECT`` that locks no row, or a ``PRAGMA``
+    (SQLite's schema reads)."""
+    return statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA") and " FOR " not in statement
+
+
+def _begin_at_first_write(engine: Engine, begin: str,
+                          in_transaction: Callable[[Any], bool]) -> None:
+    """Reads before a transaction's first write go without ``BEGIN``; *begin* goes
+    just before the first statement that writes or locks rows.
+
+    The driver's connections are in autocommit mode. A request that only
+    reads sends neither ``BEGIN`` nor ``COMMIT`` (on PostgreSQL, two round
+    trips of the four of such a request: bench/request_cost.py), and holds
+    no snapshot. Its reads see what they would have seen in a transaction
+    that had not written yet: under READ COMMITTED each statement takes its
+    own snapshot anyway (see the module's docstring). ``commit()`` and
+    ``rollback()`` send nothing when no transaction was begun.
+    *in_transaction* tells, from the driver's connection, whether one was.
+    """
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _before_write(conn, cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        if conn.info.get("writing", True) or statement.lstrip()[:6].upper().startswith(_READS):
-            return
-        conn.info["writing"] = True
-        cursor.execute("COMMIT")  # a read snapshot: nothing to write
-        cursor.execute("BEGIN IMMEDIATE")
+    def _before_write(_conn, cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if not _plain_read(statement) and not in_transaction(cursor.connection):
+            cursor.execute(begin)
+
+
+class DriverResult(NamedTuple):
+    """What a :class:`DriverStatement` gives: its rows (tuples) and the rows it changed."""
+
+    rows: list[tuple[Any, ...]]
+    rowcount: int
 
 
 class DriverStatement:
-    """A statement compiled once per dialect, then sent as the driver's own SQL.
+    """A statement compiled once per dialect by SQLAlchemy, then run on the driver's cursor.
 
-    For the statements SQLAlchemy cannot cache (a multi-row ``INSERT ...
-    VALUES``), which it would compile again at every call, at a cost several
-    times the statement's own (bench/request_cost.py). The parameters go to
-    the driver as given, without SQLAlchemy's type processing: strings and
-    numbers only. Events (the SQLite write lock above) still run.
+    For the framework's statements of every request (session, sequences,
+    throttle). SQLAlchemy's execution of a statement it has cached costs
+    several times the driver's own work (bench/request_cost.py measures the
+    requests; one session read alone: 44 against 12 µs of CPU on SQLite, 282
+    against 123 µs on PostgreSQL). What the framework relies on is kept: the
+    connection's transaction is begun as SQLAlchemy's own execution would
+    (``commit()`` and ``rollback()`` see it), the ``before_cursor_execute``
+    listeners run (the ``BEGIN`` before a first write, statement counters),
+    and a driver error is SQLAlchemy's :class:`~sqlalchemy.exc.DBAPIError`,
+    a lost connection invalidated as by SQLAlchemy. The parameters go to the
+    driver as given, without type processing: strings and numbers only.
     """
 
     def __init__(self, statement: sa.Executable):
         self.statement = statement
         self._compiled: dict[str, sa.engine.Compiled] = {}
 
-    def __call__(self, conn: Connection, params: dict[str, object]) -> sa.CursorResult:
+    def __call__(self, conn: Connection, params: dict[str, object] | None = None
+                 ) -> DriverResult:
         compiled = self._compiled.get(conn.dialect.name)
         if compiled is None:
             compiled = self._compiled[conn.dialect.name] = self.statement.compile(
                 dialect=conn.dialect)
-        values = {**compiled.params, **params}  # the statement's own literals, then ours
-        if compiled.positiontup is not None:
-            return conn.exec_driver_sql(compiled.string,
-                                        tuple(values[name] for name in compiled.positiontup))
-        return conn.exec_driver_sql(compiled.string, values)
+        values = {**compiled.params, **(params or {})}  # the statement's literals, then ours
+        parameters: Any = values if compiled.positiontup is None else \
+            tuple(values[name] for name in compiled.positiontup)
+        sql = compiled.string
+        if not conn.in_transaction():
+            conn.begin()  # as SQLAlchemy's autobegin
+        driver_error = conn.dialect.loaded_dbapi.Error
+        cursor = None
+        try:
+            cursor = conn.connection.driver_connection.cursor()
+            conn.dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, False)
+            cursor.execute(sql, parameters)
+            return DriverResult(cursor.fetchall() if cursor.description else [],
+                                cursor.rowcount)
+        except driver_error as exc:
+            lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+            error = DBAPIError.instance(sql, None, exc, driver_error, hide_parameters=True,
+                                        connection_invalidated=lost, dialect=conn.dialect)
+            if lost:
+                conn.invalidate(exc)
+            raise error from exc
+        finally:
+            if cursor is not None:
+                with suppress(driver_error):
+                    cursor.close()
 
 
 @contextmanager
@@ -302,12 +358,12 @@ def is_initialised(conn: Connection) -> bool:
     return sa.inspect(conn).has_table("ir_module_module")
 
 
-_SEQUENCES = sa.select(signal_table.c.sequence, signal_table.c.config_sequence).where(
-    signal_table.c.id == 1)
+_SEQUENCES = DriverStatement(sa.select(
+    signal_table.c.sequence, signal_table.c.config_sequence).where(signal_table.c.id == 1))
 
 
-def first_read(conn: Connection, statement: sa.Executable,
-               params: dict[str, object] | None = None) -> sa.Row:
+def first_read(conn: Connection, statement: DriverStatement,
+               params: dict[str, object] | None = None) -> tuple[Any, ...]:
     """The one row *statement* reads, as the first statement of a request.
 
     When it is the first of its transaction and the pooled connection turns
@@ -318,18 +374,18 @@ def first_read(conn: Connection, statement: sa.Executable,
     """
     first = not conn.in_transaction()
     try:
-        return conn.execute(statement, params).one()
+        return statement(conn, params).rows[0]
     except DBAPIError as exc:
         if not (first and exc.connection_invalidated):
             raise
         conn.rollback()  # the next statement takes a new connection from the pool
-        return conn.execute(statement, params).one()
+        return statement(conn, params).rows[0]
 
 
 def sequences(conn: Connection) -> tuple[int, int]:
     """The registry sequence and the configuration sequence, in one read."""
-    row = first_read(conn, _SEQUENCES)
-    return row.sequence, row.config_sequence
+    sequence, config_sequence = first_read(conn, _SEQUENCES)
+    return sequence, config_sequence
 
 
 def bump_config_sequence(conn: Connection) -> None:

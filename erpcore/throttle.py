@@ -137,7 +137,7 @@ class Guard:
     def succeeded(self, conn: Connection) -> None:
         """The secret was right: every counter of the guard starts again from zero."""
         keys = self.keys
-        conn.execute(_keys_statement(_DELETE, len(keys)), _key_params(keys))
+        _keys_statement(_DELETE, len(keys))(conn, _key_params(keys))
 
     def failed(self, conn: Connection) -> int:
         """The secret was wrong: count the lenient counters; the seconds of the wait now
@@ -150,19 +150,20 @@ class Guard:
         return remaining(conn, self.keys, self.now)
 
 
-# The statements of a guard are built once (per number of keys, per dialect): building
-# them at each call cost more than running them (bench/request_cost.py).
+# The statements of a guard are built once (per number of keys, per dialect) and run on
+# the driver's cursor: building them at each call, or having SQLAlchemy run them, cost
+# more than the statements themselves (bench/request_cost.py).
 
 _SELECT_WAIT, _DELETE = "select", "delete"
 
 
 @functools.cache
-def _keys_statement(kind: str, count: int) -> sa.Executable:
+def _keys_statement(kind: str, count: int) -> DriverStatement:
     """The longest wait on, or the deletion of, *count* keys bound as k0, k1..."""
     keys = T.c.key.in_([sa.bindparam(f"k{i}") for i in range(count)])
     if kind == _SELECT_WAIT:
-        return sa.select(sa.func.max(T.c.locked_until)).where(keys)
-    return sa.delete(T).where(keys)
+        return DriverStatement(sa.select(sa.func.max(T.c.locked_until)).where(keys))
+    return DriverStatement(sa.delete(T).where(keys))
 
 
 def _key_params(keys: Sequence[str]) -> dict[str, str]:
@@ -173,8 +174,8 @@ def remaining(conn: Connection, keys: Sequence[str], now: float) -> int:
     """The seconds left of the longest wait running on *keys* (0 when none)."""
     if not keys:
         return 0
-    until = conn.execute(_keys_statement(_SELECT_WAIT, len(keys)),
-                         _key_params(keys)).scalar() or 0.0
+    ((until,),) = _keys_statement(_SELECT_WAIT, len(keys))(conn, _key_params(keys)).rows
+    until = until or 0.0
     return max(0, math.ceil(until - now))
 
 
@@ -199,8 +200,7 @@ def _count(conn: Connection, keys: list[str], now: float, unless_waiting: bool
     answer."""
     keys = sorted(set(keys))  # one order for every transaction: rows are locked in it
     statement = _count_statement(conn.dialect.name, len(keys), unless_waiting)
-    rows = statement(conn, {"now": now, **_key_params(keys)})
-    return {row.key: row.failures for row in rows}
+    return dict(statement(conn, {"now": now, **_key_params(keys)}).rows)
 
 
 _UNTIL = sa.bindparam("until", type_=sa.Float)

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from erpcore.db import first_read, signal_table
+from erpcore.db import DriverStatement, first_read, signal_table
 from erpcore.db import session_table as S
 
 COOKIE_NAME = "session_id"
@@ -112,18 +112,19 @@ def end_sessions(conn: Connection, uids: list[int], keep: Session | None = None)
     conn.execute(query)
 
 
-# built once: building a statement at each request cost more than running it
+# sent at nearly every request: compiled once, run on the driver's cursor
 #: what every request reads first: the registry and configuration sequences, and its session
-_OPEN = sa.select(
+_OPEN = DriverStatement(sa.select(
     signal_table.c.sequence, signal_table.c.config_sequence, S.c.data, S.c.expires_at,
 ).select_from(signal_table.outerjoin(S, S.c.sid_hash == sa.bindparam("sid_hash"))).where(
-    signal_table.c.id == 1)
+    signal_table.c.id == 1))
 #: the row of id ``old`` gets the id ``new`` (the same, or a new one at a rotation)
-_UPDATE = sa.update(S).where(S.c.sid_hash == sa.bindparam("old")).values(
+_UPDATE = DriverStatement(sa.update(S).where(S.c.sid_hash == sa.bindparam("old")).values(
     sid_hash=sa.bindparam("new"), data=sa.bindparam("d"), uid=sa.bindparam("u"),
-    expires_at=sa.bindparam("e"))
-_INSERT = sa.insert(S).values(sid_hash=sa.bindparam("new"), data=sa.bindparam("d"),
-                              uid=sa.bindparam("u"), expires_at=sa.bindparam("e"))
+    expires_at=sa.bindparam("e")))
+_INSERT = DriverStatement(sa.insert(S).values(
+    sid_hash=sa.bindparam("new"), data=sa.bindparam("d"), uid=sa.bindparam("u"),
+    expires_at=sa.bindparam("e")))
 
 
 class SessionStore:
@@ -142,11 +143,11 @@ class SessionStore:
         sequences, and nearly every request has a session.
         """
         valid = bool(sid) and len(sid) <= 128
-        row = first_read(conn, _OPEN, {"sid_hash": _hash(sid) if valid else ""})
-        sequences = (row.sequence, row.config_sequence)
-        if row.data is None or row.expires_at < now:
-            return sequences, Session(None)
-        return sequences, Session(sid, json.loads(row.data))
+        sequence, config_sequence, data, expires_at = first_read(
+            conn, _OPEN, {"sid_hash": _hash(sid) if valid else ""})
+        if data is None or expires_at < now:
+            return (sequence, config_sequence), Session(None)
+        return (sequence, config_sequence), Session(sid, json.loads(data))
 
     def _expiry(self, session: Session, now: float) -> float:
         if session.uid:
@@ -181,11 +182,11 @@ class SessionStore:
         moved = 0
         if session.loaded_sid:
             # one statement, whether the id stays or changes (the row moves to the new one)
-            moved = conn.execute(_UPDATE, {"old": _hash(session.loaded_sid), **values}).rowcount
+            moved = _UPDATE(conn, {"old": _hash(session.loaded_sid), **values}).rowcount
             if not moved and not session.fresh:
                 return  # ended elsewhere meanwhile: leave it ended
         if not moved:
-            conn.execute(_INSERT, values)
+            _INSERT(conn, values)
         session.loaded_sid = session.sid
         session.modified = session.fresh = False
 
