@@ -18,16 +18,20 @@ Two measurements:
 * **in-process**: the real WSGI application (:class:`erpcore.http.app.Application`)
   called directly, no socket; per request, the SQL statements sent (a
   SQLAlchemy ``before_cursor_execute`` listener, in rounds of their own), the
-  median wall time and the CPU time of this process (``time.process_time``:
-  the server's Python, SQLAlchemy and SQLite; PostgreSQL's own process is not
-  counted). Environ building and cookie handling happen outside the timed
-  call. Beside it, the floor: a bare WSGI hello function, and a Werkzeug
-  hello that parses the request and builds a response as the application does.
+  wall time and the CPU time of this process (``time.process_time``: the
+  server's Python, SQLAlchemy and SQLite; PostgreSQL's own process is not
+  counted), as the median and the 10th percentile of the rounds: on a
+  machine shared with other work, the low percentile is the cost when the
+  neighbours leave the caches alone, the median what a request met that
+  day. Environ building and cookie handling happen outside the timed call.
+  Beside it, the floor: a bare WSGI hello function, and a Werkzeug hello
+  that parses the request and builds a response as the application does.
 * **over HTTP**: ``erpcore serve --workers 0`` (waitress, one process) in a
   process of its own, against a hello WSGI app served by waitress with the
   same options in another; a client in this process signs in
   ``--http-rounds`` times, one after the other; the server's CPU (user and
-  system, from ``/proc``) per sign-in. With ``--against CHECKOUT`` (another
+  system, from ``/proc``) per sign-in, over the whole run and per turn of 50
+  sign-ins (the median turn, and the lowest). With ``--against CHECKOUT`` (another
   checkout of this repository with the same tables, the main branch say),
   that checkout's ``erpcore serve`` runs too, on the same database, and the
   two take turns of 50 sign-ins: a before/after comparison in which both
@@ -356,13 +360,18 @@ def http_hello_round(url: str) -> None:
     session.close()
 
 
-def cpu_per_round(serving: Serving, rounds: int, one: Callable[[int], None]) -> float:
+def cpu_per_round(serving: Serving, rounds: int, one: Callable[[int], None]) -> list[float]:
+    """Server CPU seconds per round, one value per turn of :data:`CHUNK` rounds."""
     for index in range(min(20, rounds)):  # warm up: imports, pools, templates
         one(index)
-    before = serving.cpu_seconds()
-    for index in range(rounds):
-        one(20 + index)
-    return (serving.cpu_seconds() - before) / rounds
+    chunks = []
+    for start in range(0, rounds, CHUNK):
+        before = serving.cpu_seconds()
+        count = min(CHUNK, rounds - start)
+        for index in range(count):
+            one(20 + start + index)
+        chunks.append((serving.cpu_seconds() - before) / count)
+    return chunks
 
 
 #: sign-ins per turn when two servers are measured in alternation
@@ -370,8 +379,9 @@ CHUNK = 50
 
 
 def run_over_http(database: Database, rounds: int, label: str,
-                  against: Path | None = None) -> dict[str, float]:
-    """Server CPU per sign-in of ``erpcore serve`` on *database*, by server name.
+                  against: Path | None = None) -> dict[str, list[float]]:
+    """Server CPU per sign-in of ``erpcore serve`` on *database*, by server name, one
+    value per turn of :data:`CHUNK` sign-ins.
 
     With *against* (another checkout of the repository), its ``erpcore serve``
     runs too, on the same database, and the two take turns of :data:`CHUNK`
@@ -386,7 +396,7 @@ def run_over_http(database: Database, rounds: int, label: str,
     servers = {name: Serving(argv, database.folder / f"serve-{i}.log", cwd=tree)
                for i, (name, tree) in enumerate(trees.items())}
     users = iter(database.users[-len(servers) * (rounds + 20):])
-    spent = dict.fromkeys(servers, 0.0)
+    spent: dict[str, list[float]] = {name: [] for name in servers}
     try:
         for serving in servers.values():  # warm up: imports, pools, templates
             for _ in range(20):
@@ -394,16 +404,17 @@ def run_over_http(database: Database, rounds: int, label: str,
         for start in range(0, rounds, CHUNK):
             for name, serving in servers.items():
                 before = serving.cpu_seconds()
-                for _ in range(min(CHUNK, rounds - start)):
+                count = min(CHUNK, rounds - start)
+                for _ in range(count):
                     http_sign_in(serving.url, *next(users))
-                spent[name] += serving.cpu_seconds() - before
+                spent[name].append((serving.cpu_seconds() - before) / count)
     finally:
         for serving in servers.values():
             serving.stop()
-    return {name: seconds / rounds for name, seconds in spent.items()}
+    return spent
 
 
-def run_hello_over_http(rounds: int, folder: Path) -> float:
+def run_hello_over_http(rounds: int, folder: Path) -> list[float]:
     serving = Serving(["-m", "bench.request_cost", "--serve-hello"], folder / "hello.log")
     try:
         return cpu_per_round(serving, rounds, lambda _i: http_hello_round(serving.url))
@@ -437,22 +448,32 @@ def describe(values: list[int]) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
+def low(values: list[float]) -> float:
+    """The 10th percentile: the cost when neighbours on a shared machine leave it alone."""
+    return sorted(values)[len(values) // 10]
+
+
+def ms(values: list[float]) -> str:
+    """'median / 10th percentile', in milliseconds."""
+    return f"{statistics.median(values) * 1e3:.2f} / {low(values) * 1e3:.2f}"
+
+
 def report(results: dict[str, Costs], floors: dict[str, tuple[float, float]],
-           http: dict[str, float], loads: dict[str, str]) -> None:
+           http: dict[str, list[float]], loads: dict[str, str]) -> None:
     labels = list(results)
     print()
-    print("In-process, per request (median of the timed rounds; CPU of this process):")
+    print("In-process, per request: median / 10th percentile of the timed rounds, ms "
+          "(CPU: of this process)")
     print()
-    head = " | ".join(f"{lab}: statements | {lab}: wall ms | {lab}: CPU ms" for lab in labels)
+    head = " | ".join(f"{lab}: statements | {lab}: wall | {lab}: CPU" for lab in labels)
     print(f"| request | {head} |")
     print("|---" * (1 + 3 * len(labels)) + "|")
     for number, name in enumerate(REQUESTS):
         cells = []
         for lab in labels:
             costs = results[lab]
-            cells += [describe(costs.statements[number]),
-                      f"{statistics.median(costs.wall[number]) * 1e3:.2f}",
-                      f"{statistics.median(costs.cpu[number]) * 1e3:.2f}"]
+            cells += [describe(costs.statements[number]), ms(costs.wall[number]),
+                      ms(costs.cpu[number])]
         print(f"| `{name}` | " + " | ".join(cells) + " |")
     cells = []
     for lab in labels:
@@ -460,8 +481,7 @@ def report(results: dict[str, Costs], floors: dict[str, tuple[float, float]],
         total = [sum(round_) for round_ in zip(*costs.statements, strict=True)]
         walls = [sum(round_) for round_ in zip(*costs.wall, strict=True)]
         cpus = [sum(round_) for round_ in zip(*costs.cpu, strict=True)]
-        cells += [describe(total), f"{statistics.median(walls) * 1e3:.2f}",
-                  f"{statistics.median(cpus) * 1e3:.2f}"]
+        cells += [describe(total), ms(walls), ms(cpus)]
     print("| **full sign-in** | " + " | ".join(cells) + " |")
     cells = []
     for lab in labels:
@@ -471,15 +491,20 @@ def report(results: dict[str, Costs], floors: dict[str, tuple[float, float]],
         cells += ["", f"{statistics.mean(walls) * 1e3:.2f}", f"{statistics.mean(cpus) * 1e3:.2f}"]
     print("| full sign-in, mean | " + " | ".join(cells) + " |")
     for name, (wall, cpu) in floors.items():
-        print(f"| floor, {name} (per request) | " + " | ".join(
+        print(f"| floor, {name} (per request, median) | " + " | ".join(
             f"0 | {wall * 1e3:.3f} | {cpu * 1e3:.3f}" for _ in labels) + " |")
+    if not http:
+        return
     print()
-    print("Over HTTP (waitress, one process), server CPU per full sign-in (5 requests):")
+    print(f"Over HTTP (waitress, one process), server CPU per full sign-in (5 requests), "
+          f"ms: over the whole run; median and lowest of its turns of {CHUNK}:")
     print()
-    print("| server | server CPU per sign-in, ms | load |")
-    print("|---|---|---|")
-    for name, seconds in http.items():
-        print(f"| {name} | {seconds * 1e3:.2f} | {loads[name]} |")
+    print("| server | whole run | median turn | lowest turn | load |")
+    print("|---|---|---|---|---|")
+    for name, chunks in http.items():
+        print(f"| {name} | {statistics.mean(chunks) * 1e3:.2f} | "
+              f"{statistics.median(chunks) * 1e3:.2f} | {min(chunks) * 1e3:.2f} | "
+              f"{loads[name]} |")
 
 
 def main() -> int:
@@ -508,7 +533,7 @@ def main() -> int:
         parser.error("--rounds 1..100000, --counted 1..1000, --http-rounds 0..100000")
     print(f"machine: {machine()}", flush=True)
     results: dict[str, Costs] = {}
-    http: dict[str, float] = {}
+    http: dict[str, list[float]] = {}
     loads: dict[str, str] = {}
     makers = {"sqlite": sqlite_database, "postgresql": lambda: pg_database(args.pg)}
     chosen = list(makers) if args.backend == "both" else [args.backend]

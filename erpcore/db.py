@@ -283,12 +283,33 @@ class DriverStatement:
     listeners run (the ``BEGIN`` before a first write, statement counters),
     and a driver error is SQLAlchemy's :class:`~sqlalchemy.exc.DBAPIError`,
     a lost connection invalidated as by SQLAlchemy. The parameters go to the
-    driver as given, without type processing: strings and numbers only.
+    driver as given, without type processing: strings and numbers only. The
+    values read are converted as SQLAlchemy would (a SQLite date, a boolean),
+    by the columns' own types.
     """
 
     def __init__(self, statement: sa.Executable):
         self.statement = statement
         self._compiled: dict[str, sa.engine.Compiled] = {}
+        self._processors: dict[str, list[Callable[[Any], Any] | None] | None] = {}
+
+    def dicts(self, conn: Connection, params: dict[str, object] | None = None
+              ) -> list[dict[str, Any]]:
+        """The rows read, each a dict by column name."""
+        names = self.statement.selected_columns.keys()  # type: ignore[attr-defined]
+        return [dict(zip(names, row, strict=True)) for row in self(conn, params).rows]
+
+    def _convert(self, dialect: sa.Dialect, description: Any, rows: list[Any]) -> list[Any]:
+        if dialect.name not in self._processors:
+            columns = getattr(self.statement, "selected_columns", [])
+            processors = [column.type.dialect_impl(dialect).result_processor(dialect, about[1])
+                          for column, about in zip(columns, description, strict=False)]
+            self._processors[dialect.name] = processors if any(processors) else None
+        processors = self._processors[dialect.name]
+        if processors is None:
+            return rows
+        return [tuple(value if convert is None else convert(value)
+                      for convert, value in zip(processors, row, strict=True)) for row in rows]
 
     def __call__(self, conn: Connection, params: dict[str, object] | None = None
                  ) -> DriverResult:
@@ -308,8 +329,10 @@ class DriverStatement:
             cursor = conn.connection.driver_connection.cursor()
             conn.dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, False)
             cursor.execute(sql, parameters)
-            return DriverResult(cursor.fetchall() if cursor.description else [],
-                                cursor.rowcount)
+            description = cursor.description
+            rows = self._convert(conn.dialect, description, cursor.fetchall()) \
+                if description else []
+            return DriverResult(rows, cursor.rowcount)
         except driver_error as exc:
             lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
             error = DBAPIError.instance(sql, None, exc, driver_error, hide_parameters=True,

@@ -145,10 +145,10 @@ class Environment:
         key = (record._name, record._ids[0])
         rows = self._shared["rows"]
         if key not in rows:
-            row = self.conn.execute(record._row_statement(), {"id": key[1]}).mappings().first()
-            if row is None:
+            found = record._row_statement().dicts(self.conn, {"id": key[1]})
+            if not found:
                 raise ValueError(f"{record._name}({key[1]}) does not exist")
-            rows[key] = dict(row)
+            rows[key] = found[0]
         return rows[key]
 
     def cached_ids(self, model: str, ids: Iterable[int]) -> set[int]:

@@ -28,12 +28,13 @@ code's business: the record was found by code that chose its environment.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.sql.base import Executable
 
+from erpcore.db import DriverStatement
 from erpcore.orm import domains, fields
 from erpcore.orm.exceptions import AccessError, UserError, ValidationError
 
@@ -188,15 +189,19 @@ class BaseModel:
             return statement
 
     @classmethod
-    def _row_statement(cls) -> Executable:
-        """The whole row of the record whose id is bound as ``id``."""
-        return cls._statement("row", lambda model: sa.select(model._source()).where(
-            model._source().c.id == sa.bindparam("id")))
+    def _row_statement(cls) -> DriverStatement:
+        """The whole row of the record whose id is bound as ``id`` (read at nearly every
+        request, for the user: run on the driver's cursor)."""
+        return cls._statement("row", lambda model: DriverStatement(sa.select(
+            model._source()).where(model._source().c.id == sa.bindparam("id"))))
 
-    def _fetch(self, statement: Executable, params: dict[str, Any] | None = None
-               ) -> BaseModel:
+    def _fetch(self, statement: Executable | DriverStatement,
+               params: dict[str, Any] | None = None) -> BaseModel:
         """The records of the whole rows *statement* selects, kept in the cache."""
-        rows = self.env.conn.execute(statement, params).mappings()
+        if isinstance(statement, DriverStatement):
+            rows: Iterable[Mapping[str, Any]] = statement.dicts(self.env.conn, params)
+        else:
+            rows = self.env.conn.execute(statement, params).mappings()
         return self.browse(self.env.cache_rows(self._name, rows))
 
     def mapped(self, name: str) -> list[Any]:

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from passlib.context import CryptContext
 
 from erpcore import cpu, throttle
+from erpcore.db import DriverStatement
 from erpcore.http.session import end_sessions
 from erpcore.orm import AccessError, Model, UserError, fields
 from erpcore.throttle import Guard, Limit, login_digest, throttle_key
@@ -112,10 +113,10 @@ def crypt_context(rounds: int) -> CryptContext:
     )
 
 
-def _find_login_query(model: type[ResUsers]) -> sa.Select:
+def _find_login_query(model: type[ResUsers]) -> DriverStatement:
     t = model._sa_table
-    return sa.select(t).where(t.c.login == sa.bindparam("login"), t.c.active == sa.true()
-                              ).order_by(t.c.login).limit(1)
+    return DriverStatement(sa.select(t).where(
+        t.c.login == sa.bindparam("login"), t.c.active == sa.true()).order_by(t.c.login).limit(1))
 
 
 class ResUsers(Model):
