@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -64,9 +65,9 @@ class Server:
         """Create the data directory, private to this user, and check it is writable."""
         try:
             self.config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            probe = self.config.data_dir / ".write-test"
-            probe.write_text("")
-            probe.unlink()
+            # a probe of its own: two commands may start at once on one directory
+            with tempfile.TemporaryFile(dir=self.config.data_dir):
+                pass
         except OSError as exc:
             raise ServerError(
                 f"data directory {self.config.data_dir} is not writable: {exc.strerror}"

@@ -9,10 +9,13 @@ import socket
 import sqlite3
 import stat
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
+from erpcore.config import Config
+from erpcore.server import Server
 from tests.conftest import require_postgres
 from tests.server.helpers import (
     ROOT,
@@ -194,3 +197,16 @@ def test_keyring_readable_by_others_stops_the_server(tmp_path):
     assert line == (f"erpcore: error: keyring {keyring} is readable by other users "
                     f"(mode 644); run: chmod 600 {keyring}")
     assert ADMIN not in line
+
+
+def test_commands_starting_together_on_one_data_directory_both_find_it_writable(tmp_path):
+    """The writability probe of one command must not be another's: each has its own
+    (found when ``erpcore mail retry`` ran twice at once and one of them failed)."""
+    config = Config(data_dir=tmp_path / "data")
+
+    def prepare(_index: int) -> None:
+        Server(config).prepare_data_dir()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(prepare, range(400)))
+    assert sorted(p.name for p in config.data_dir.iterdir()) == []
