@@ -273,14 +273,15 @@ class DriverResult(NamedTuple):
 class DriverStatement:
     """A statement compiled once per dialect by SQLAlchemy, then run on the driver's cursor.
 
-    For the framework's statements of every request (session, sequences,
-    throttle). SQLAlchemy's execution of a statement it has cached costs
+    For the statements of nearly every request (session, sequences,
+    throttle, a record's row by id). SQLAlchemy's execution of a statement it has cached costs
     several times the driver's own work (bench/request_cost.py measures the
     requests; one session read alone: 44 against 12 µs of CPU on SQLite, 282
     against 123 µs on PostgreSQL). What the framework relies on is kept: the
     connection's transaction is begun as SQLAlchemy's own execution would
     (``commit()`` and ``rollback()`` see it), the ``before_cursor_execute``
-    listeners run (the ``BEGIN`` before a first write, statement counters),
+    listeners run (the ``BEGIN`` before a first write, statement counters;
+    no other event does),
     and a driver error is SQLAlchemy's :class:`~sqlalchemy.exc.DBAPIError`,
     a lost connection invalidated as by SQLAlchemy. The parameters go to the
     driver as given, without type processing: strings and numbers only. The

@@ -97,6 +97,51 @@ def condition(model: BaseModel, domain: Any) -> Any:
     return sa.and_(sa.true(), *reversed(stack))
 
 
+#: the operators a domain built once with bound values may use (:func:`parameters`)
+_BOUND_OPERATORS = frozenset(("=", "!=", "<", "<=", ">", ">="))
+
+
+def parameters(model: BaseModel, domain: Any) -> tuple[tuple[tuple[str, str], ...],
+                                                        dict[str, Any]] | None:
+    """A domain of comparisons of plain fields with values, as a shape and parameters.
+
+    For a statement built once per shape (:func:`bound_condition`) rather
+    than at each call. The values are checked as :func:`condition` checks
+    them, and named ``_d0``, ``_d1``... in the order of the leaves. Any other
+    domain (operators, ``in``, ``like``, False/None, a boolean or relational
+    field) gives None: build its condition with :func:`condition`.
+
+    :raises DomainError: as :func:`condition` does, for a value of the wrong kind.
+    """
+    if not isinstance(domain, (list, tuple)) or not 0 < len(domain) <= MAX_ELEMENTS:
+        return None
+    shape, values = [], {}
+    for index, element in enumerate(domain):
+        if not is_leaf(element) or element[1] not in _BOUND_OPERATORS \
+                or not isinstance(element[0], str):
+            return None
+        name, operator, value = element
+        field = None if name == "id" else model._fields.get(name)
+        if name != "id" and (field is None or not field.stored or isinstance(
+                field, (fields.One2many, fields.Many2many, fields.Encrypted, fields.Boolean))):
+            return None
+        if field is not None:
+            model._check_field_access(field)
+        checked = _value(model, name, field, operator, value)
+        if checked is None:
+            return None
+        shape.append((name, operator))
+        values[f"_d{index}"] = checked
+    return tuple(shape), values
+
+
+def bound_condition(model: type[BaseModel], shape: tuple[tuple[str, str], ...]) -> Any:
+    """The condition of the domains of *shape* (:func:`parameters`), values bound."""
+    table = model._source()
+    return sa.and_(*(OPERATORS[operator](table.c[name], sa.bindparam(
+        f"_d{index}", type_=table.c[name].type)) for index, (name, operator) in enumerate(shape)))
+
+
 def leaf(model: BaseModel, name: Any, operator: Any, value: Any) -> Any:
     """The SQL condition of one leaf."""
     if not isinstance(name, str) or not isinstance(operator, str):

@@ -515,9 +515,21 @@ class BaseModel:
         if sealed or relations:
             raise ValueError("_write_if takes plain column values only")
         t = self._writable()
-        query = sa.update(t).where(t.c.id == self._ids[0], *self._where(domain, "write")).values(
-            _by_column(t, columns))
-        changed = self.env.conn.execute(query).rowcount == 1
+        bound = None if not self.env.su and self._rule_domain("write") \
+            else domains.parameters(self, domain)
+        if bound is None:  # built for this call
+            query = sa.update(t).where(t.c.id == self._ids[0], *self._where(
+                domain, "write")).values(_by_column(t, columns))
+            changed = self.env.conn.execute(query).rowcount == 1
+        else:  # built once per shape of domain and columns written
+            shape, values = bound
+            names = tuple(columns)
+            query = self._statement(("write_if", shape, names), lambda model: sa.update(
+                model._sa_table).where(model._sa_table.c.id == sa.bindparam("_id"),
+                                       domains.bound_condition(model, shape)).values(
+                {name: sa.bindparam(f"_v_{name}") for name in names}))
+            changed = self.env.conn.execute(
+                query, {"_id": self._ids[0], **values, **_bound(columns)}).rowcount == 1
         if changed:
             self.env.cache_update(self, columns)
         else:  # the row is not what this transaction last saw
