@@ -31,7 +31,9 @@ columns it added to another addon's table.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -236,10 +238,18 @@ def _make_sqlite_safe(engine: Engine, private: Path | None = None) -> None:
                           lambda dbapi_conn: dbapi_conn.in_transaction)
 
 
+#: a row-locking clause: ``FOR UPDATE``, ``FOR NO KEY UPDATE``, ``FOR SHARE``, ``FOR KEY SHARE``
+_LOCKING = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1024)  # the same few statement strings, again and again
 def _plain_read(statement: str) -> bool:
     """Whether *statement* only reads: a ``SELECT`` that locks no row, or a ``PRAGMA``
-    (SQLite's schema reads)."""
-    return statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA") and " FOR " not in statement
+    (SQLite's schema reads). Anything else begins the transaction: a statement
+    written by hand whose effect lasts until the commit (a ``SELECT`` taking
+    an advisory transaction lock, say) must come after a write, or be one."""
+    head = statement.lstrip()[:6].upper()
+    return head == "PRAGMA" or (head == "SELECT" and not _LOCKING.search(statement))
 
 
 def _begin_at_first_write(engine: Engine, begin: str,
@@ -252,8 +262,10 @@ def _begin_at_first_write(engine: Engine, begin: str,
     trips of the four of such a request: bench/request_cost.py), and holds
     no snapshot. Its reads see what they would have seen in a transaction
     that had not written yet: under READ COMMITTED each statement takes its
-    own snapshot anyway (see the module's docstring). ``commit()`` and
-    ``rollback()`` send nothing when no transaction was begun.
+    own snapshot anyway (see the module's docstring; a PostgreSQL database
+    set to a stricter ``default_transaction_isolation`` gets no snapshot
+    across reads either). ``commit()`` and ``rollback()`` send nothing when
+    no transaction was begun.
     *in_transaction* tells, from the driver's connection, whether one was.
     """
 
@@ -293,6 +305,9 @@ class DriverStatement:
         self.statement = statement
         self._compiled: dict[str, sa.engine.Compiled] = {}
         self._processors: dict[str, list[Callable[[Any], Any] | None] | None] = {}
+        #: the parameters a call must give (those without a value in the statement)
+        self._required = frozenset(bind.key for bind in sa.sql.visitors.iterate(statement)
+                                   if isinstance(bind, sa.BindParameter) and bind.required)
 
     def dicts(self, conn: Connection, params: dict[str, object] | None = None
               ) -> list[dict[str, Any]]:
@@ -318,7 +333,11 @@ class DriverStatement:
         if compiled is None:
             compiled = self._compiled[conn.dialect.name] = self.statement.compile(
                 dialect=conn.dialect)
-        values = {**compiled.params, **(params or {})}  # the statement's literals, then ours
+        params = params or {}
+        if not self._required <= params.keys():  # the driver would be sent NULL instead
+            missing = ", ".join(sorted(self._required - params.keys()))
+            raise ArgumentError(f"a value is required for the parameters {missing}")
+        values = {**compiled.params, **params}  # the statement's literals, then ours
         parameters: Any = values if compiled.positiontup is None else \
             tuple(values[name] for name in compiled.positiontup)
         sql = compiled.string
@@ -338,7 +357,8 @@ class DriverStatement:
             lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
             error = DBAPIError.instance(sql, None, exc, driver_error, hide_parameters=True,
                                         connection_invalidated=lost, dialect=conn.dialect)
-            if lost:
+            if lost:  # as SQLAlchemy does: this connection, and the pool's older ones
+                conn.engine.pool._invalidate(conn.connection, exc)
                 conn.invalidate(exc)
             raise error from exc
         finally:
@@ -398,12 +418,13 @@ def first_read(conn: Connection, statement: DriverStatement,
     """
     first = not conn.in_transaction()
     try:
-        return statement(conn, params).rows[0]
+        (row,) = statement(conn, params).rows
     except DBAPIError as exc:
         if not (first and exc.connection_invalidated):
             raise
         conn.rollback()  # the next statement takes a new connection from the pool
-        return statement(conn, params).rows[0]
+        (row,) = statement(conn, params).rows
+    return row
 
 
 def sequences(conn: Connection) -> tuple[int, int]:

@@ -117,8 +117,8 @@ def parameters(model: BaseModel, domain: Any) -> tuple[tuple[tuple[str, str], ..
         return None
     shape, values = [], {}
     for index, element in enumerate(domain):
-        if not is_leaf(element) or element[1] not in _BOUND_OPERATORS \
-                or not isinstance(element[0], str):
+        if not is_leaf(element) or not isinstance(element[0], str) \
+                or not isinstance(element[1], str) or element[1] not in _BOUND_OPERATORS:
             return None
         name, operator, value = element
         field = None if name == "id" else model._fields.get(name)

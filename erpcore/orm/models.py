@@ -29,7 +29,7 @@ code's business: the record was found by code that chose its environment.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.sql.base import Executable
@@ -52,6 +52,10 @@ Domain = Sequence[Any]
 MAX_ID = 2**31 - 1
 #: records one read loads per query (each id is one SQL parameter)
 READ_CHUNK = 1000
+
+
+#: what :meth:`BaseModel._statement` keeps: a SQLAlchemy statement or a driver one
+_S = TypeVar("_S")
 
 
 def _bound(columns: dict[str, Any]) -> dict[str, Any]:
@@ -173,8 +177,7 @@ class BaseModel:
     # -- statements built once -------------------------------------------------
 
     @classmethod
-    def _statement(cls, key: Hashable, build: Callable[[type[BaseModel]], Executable]
-                   ) -> Executable:
+    def _statement(cls, key: Hashable, build: Callable[[type[BaseModel]], _S]) -> _S:
         """The statement *key* of this model, made by ``build(cls)`` once per registry.
 
         Building a SQLAlchemy statement costs several times what running a

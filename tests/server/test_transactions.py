@@ -1,0 +1,95 @@
+"""The transaction rule of :mod:`erpcore.db`, on SQLite and PostgreSQL: reads are sent
+outside any transaction, ``BEGIN`` goes just before the first statement that writes or
+locks rows, and the driver path (``DriverStatement``) keeps SQLAlchemy's guarantees."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from erpcore import db
+
+
+def driver_in_transaction(conn: sa.Connection) -> bool:
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        return driver.in_transaction
+    return driver.info.transaction_status != 0  # psycopg's IDLE
+
+
+@pytest.mark.parametrize(("statement", "plain_read"), [
+    ("SELECT id FROM t WHERE id = 1", True),
+    ("  select id from t", True),
+    ("SELECT id AS for_update FROM t", True),
+    ("PRAGMA main.table_info(\"t\")", True),
+    ("SELECT id FROM t FOR UPDATE SKIP LOCKED", False),
+    ("select id from t for update", False),
+    ("SELECT id FROM t FOR\nNO KEY UPDATE", False),
+    ("SELECT id FROM t FOR SHARE", False),
+    ("SELECT id FROM t for key share", False),
+    ("WITH x AS (SELECT 1) SELECT * FROM x", False),
+    ("UPDATE t SET a = 1", False),
+    ("INSERT INTO t (a) VALUES (1) RETURNING id", False),
+    ("SAVEPOINT sa_1", False),
+    ("SET LOCAL TIME ZONE 'Europe/Paris'", False),
+    ("CREATE TABLE t (id INTEGER)", False),
+])
+def test_plain_reads_are_told_from_statements_that_write_or_lock(statement, plain_read):
+    assert db._plain_read(statement) is plain_read
+
+
+def test_reads_begin_no_transaction_and_the_first_write_does(erp):
+    signal = db.signal_table
+    with erp.server.engine.connect() as conn:
+        before = conn.execute(sa.select(signal.c.sequence)).scalar_one()
+        assert db.sequences(conn)[0] == before  # the driver path reads the same
+        assert not driver_in_transaction(conn)
+        conn.execute(sa.update(signal).values(sequence=signal.c.sequence + 1))
+        assert driver_in_transaction(conn)
+        conn.rollback()
+        assert not driver_in_transaction(conn)
+        assert conn.execute(sa.select(signal.c.sequence)).scalar_one() == before
+
+
+def test_a_write_on_the_driver_path_is_committed_or_rolled_back_with_the_connection(erp):
+    signal = db.signal_table
+    bump = db.DriverStatement(sa.update(signal).values(sequence=sa.bindparam("s")))
+    with erp.server.engine.connect() as conn:
+        before = db.sequences(conn)[0]
+        assert bump(conn, {"s": before + 10}).rowcount == 1
+        conn.rollback()
+        assert db.sequences(conn)[0] == before
+        bump(conn, {"s": before + 20})
+        conn.commit()
+    with erp.server.engine.connect() as conn:
+        assert db.sequences(conn)[0] == before + 20
+
+
+def test_a_missing_parameter_is_refused_before_anything_is_sent(erp):
+    """The driver would otherwise be sent NULL for it (a write of NULLs)."""
+    signal = db.signal_table
+    bump = db.DriverStatement(sa.update(signal).values(sequence=sa.bindparam("s")))
+    with erp.server.engine.connect() as conn:
+        before = db.sequences(conn)[0]
+        with pytest.raises(ArgumentError, match="required for the parameters s"):
+            bump(conn, {})
+        assert not driver_in_transaction(conn)
+        assert db.sequences(conn)[0] == before
+
+
+def test_a_row_lock_written_in_lower_case_is_held_until_the_commit(make_erp):
+    """PostgreSQL: a hand-written ``for update`` begins the transaction, so its lock
+    lasts until the commit (sent in autocommit, it would end with the statement)."""
+    erp = make_erp("postgresql")
+    engine = erp.server.engine
+    with engine.connect() as holder, engine.connect() as other:
+        holder.exec_driver_sql("select id from ir_registry_signal where id = 1 for update")
+        assert driver_in_transaction(holder)
+        with pytest.raises(OperationalError):  # the lock is not available
+            other.exec_driver_sql(
+                "SELECT id FROM ir_registry_signal WHERE id = 1 FOR UPDATE NOWAIT")
+        other.rollback()
+        holder.commit()
+        other.exec_driver_sql("SELECT id FROM ir_registry_signal WHERE id = 1 FOR UPDATE NOWAIT")
+        other.rollback()
