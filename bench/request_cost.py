@@ -4,6 +4,7 @@ Run from the repository's root::
 
     python -m bench.request_cost [--pg URL] [--rounds 1000] [--http-rounds 1000]
     python -m bench.request_cost --trace          # the SQL of one sign-in, request by request
+    python -m bench.request_cost --bytecode 20    # Python instructions per request, exact
     python -m bench.request_cost --against ../main  # over HTTP, in turns with another checkout
 
 A full sign-in is what a browser does, five requests: ``GET /web/login``,
@@ -267,6 +268,60 @@ def run_in_process(database: Database, rounds: int, counted: int, trace: bool = 
     return costs
 
 
+def count_bytecode(database: Database, rounds: int) -> list[list[int]]:
+    """Python bytecode instructions run per request, for *rounds* sign-ins after the
+    warm-up: a count that does not move with the machine's load (``sys.settrace``
+    with opcode events: slow, but exact). It leaves out work done in C (SQLite,
+    the driver, hashing, regular expressions) and in other threads (the hash)."""
+    server = database.server()
+    app = Application(server)
+    counts: list[list[int]] = [[] for _ in REQUESTS]
+    executed = [0]
+
+    def trace(frame: Any, event_: str, _arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        if event_ == "opcode":
+            executed[0] += 1
+        return trace
+
+    users = iter(database.users)
+    for index in range(WARM_UP + rounds):
+        login, secret = next(users)
+        browser = Browser()
+        for number, build in enumerate(sign_in_steps(browser, login, secret, server.clock)):
+            environ = build()
+            executed[0] = 0
+            if index >= WARM_UP:
+                sys.settrace(trace)
+            try:
+                status, headers, body = call(app, environ)
+            finally:
+                sys.settrace(None)
+            if not status.startswith(EXPECTED[number]):
+                raise SystemExit(f"bench: {REQUESTS[number]} of {login} gave {status}")
+            browser.absorb(status, headers, body)
+            if index >= WARM_UP:
+                counts[number].append(executed[0])
+    server.dispose()
+    return counts
+
+
+def report_bytecode(results: dict[str, list[list[int]]]) -> None:
+    labels = list(results)
+    print()
+    print("Python bytecode instructions per request (median of the rounds; the server's "
+          "own thread, work in C not counted):")
+    print()
+    print("| request | " + " | ".join(labels) + " |")
+    print("|---" * (1 + len(labels)) + "|")
+    for number, name in enumerate(REQUESTS):
+        print(f"| `{name}` | " + " | ".join(
+            f"{statistics.median(results[lab][number]):,.0f}" for lab in labels) + " |")
+    print("| **full sign-in** | " + " | ".join(
+        f"{statistics.median(sum(r) for r in zip(*results[lab], strict=True)):,.0f}"
+        for lab in labels) + " |")
+
+
 def hello(environ: dict, start_response: Callable) -> list[bytes]:
     """The floor: a WSGI app that answers every request with a small page."""
     body = b"<!DOCTYPE html>\n<html><body>hello</body></html>"
@@ -523,6 +578,9 @@ def main() -> int:
                              "too, the two in alternation: before/after on a shared machine")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="profile the timed in-process requests into PREFIX-BACKEND.pstats")
+    parser.add_argument("--bytecode", type=int, metavar="ROUNDS", default=0,
+                        help="only count the Python bytecode run per request, over ROUNDS "
+                             "sign-ins: exact, whatever the machine's load")
     parser.add_argument("--serve-hello", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--http-port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -532,11 +590,19 @@ def main() -> int:
             and 0 <= args.http_rounds <= 100_000):
         parser.error("--rounds 1..100000, --counted 1..1000, --http-rounds 0..100000")
     print(f"machine: {machine()}", flush=True)
+    makers = {"sqlite": sqlite_database, "postgresql": lambda: pg_database(args.pg)}
+    chosen = list(makers) if args.backend == "both" else [args.backend]
+    if args.bytecode:
+        counted: dict[str, list[list[int]]] = {}
+        for kind in chosen:
+            with makers[kind]() as database:
+                database.create_users(WARM_UP + args.bytecode)
+                counted[database.label] = count_bytecode(database, args.bytecode)
+        report_bytecode(counted)
+        return 0
     results: dict[str, Costs] = {}
     http: dict[str, list[float]] = {}
     loads: dict[str, str] = {}
-    makers = {"sqlite": sqlite_database, "postgresql": lambda: pg_database(args.pg)}
-    chosen = list(makers) if args.backend == "both" else [args.backend]
     for kind in chosen:
         with makers[kind]() as database:
             servers = 2 if args.against else 1
