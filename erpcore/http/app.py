@@ -115,10 +115,13 @@ class Application:
         httprequest.max_form_memory_size = self.config.max_request_size
         refusal = self.read_body(httprequest)
         response = self.serve_static(httprequest) or self.handle(httprequest, refusal)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Cache-Control", "no-store")
+        # the headers a response did not set itself (one pass: Werkzeug's setdefault
+        # looks each one up in turn, through an exception when it is missing)
+        present = {name.lower() for name, _value in response.headers}
+        response.headers.extend([(name, value) for name, value in SECURITY_HEADERS.items()
+                                 if name.lower() not in present])
+        if response.mimetype == "text/html" and "cache-control" not in present:
+            response.headers.add("Cache-Control", "no-store")
         return response(environ, start_response)
 
     def read_body(self, httprequest: HttpRequest) -> HTTPException | None:
