@@ -58,8 +58,20 @@ def step_at(timestamp: float) -> int:
     return int(timestamp // PERIOD)
 
 
+class _DecodedKey(pyotp.TOTP):
+    """pyotp's TOTP on a key held as bytes: pyotp would decode its base32 text again for
+    every code it computes (a probe computes up to 21)."""
+
+    def __init__(self, secret: bytes):
+        self._key = secret  # pyotp's __init__ already asks for it
+        super().__init__(to_base32(secret), digits=DIGITS, interval=PERIOD)
+
+    def byte_secret(self) -> bytes:
+        return self._key
+
+
 def _otp(secret: bytes) -> pyotp.TOTP:
-    return pyotp.TOTP(to_base32(secret), digits=DIGITS, interval=PERIOD)
+    return _DecodedKey(secret)
 
 
 def code_at_step(secret: bytes, step: int) -> str:
