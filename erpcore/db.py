@@ -292,8 +292,8 @@ class DriverStatement:
     against 123 µs on PostgreSQL). What the framework relies on is kept: the
     connection's transaction is begun as SQLAlchemy's own execution would
     (``commit()`` and ``rollback()`` see it), the ``before_cursor_execute``
-    listeners run (the ``BEGIN`` before a first write, statement counters;
-    no other event does),
+    listeners registered on the engine run (the ``BEGIN`` before a first
+    write, statement counters; no other event does),
     and a driver error is SQLAlchemy's :class:`~sqlalchemy.exc.DBAPIError`,
     a lost connection invalidated as by SQLAlchemy. The parameters go to the
     driver as given, without type processing: strings and numbers only. The
@@ -304,7 +304,9 @@ class DriverStatement:
     def __init__(self, statement: sa.Executable):
         self.statement = statement
         self._compiled: dict[str, sa.engine.Compiled] = {}
-        self._processors: dict[str, list[Callable[[Any], Any] | None] | None] = {}
+        #: by dialect, the columns whose values need converting, and how
+        self._processors: dict[str, list[tuple[int, Callable[[Any], Any]]]] = {}
+        self._names: list[str] | None = None
         #: the parameters a call must give (those without a value in the statement)
         self._required = frozenset(bind.key for bind in sa.sql.visitors.iterate(statement)
                                    if isinstance(bind, sa.BindParameter) and bind.required)
@@ -312,20 +314,29 @@ class DriverStatement:
     def dicts(self, conn: Connection, params: dict[str, object] | None = None
               ) -> list[dict[str, Any]]:
         """The rows read, each a dict by column name."""
-        names = self.statement.selected_columns.keys()  # type: ignore[attr-defined]
+        if self._names is None:
+            self._names = list(self.statement.selected_columns.keys())  # type: ignore[attr-defined]
+        names = self._names
         return [dict(zip(names, row, strict=True)) for row in self(conn, params).rows]
 
     def _convert(self, dialect: sa.Dialect, description: Any, rows: list[Any]) -> list[Any]:
-        if dialect.name not in self._processors:
-            columns = getattr(self.statement, "selected_columns", [])
-            processors = [column.type.dialect_impl(dialect).result_processor(dialect, about[1])
-                          for column, about in zip(columns, description, strict=False)]
-            self._processors[dialect.name] = processors if any(processors) else None
-        processors = self._processors[dialect.name]
+        processors = self._processors.get(dialect.name)
         if processors is None:
+            columns = getattr(self.statement, "selected_columns", [])
+            processors = self._processors[dialect.name] = [
+                (index, convert) for index, (column, about)
+                in enumerate(zip(columns, description, strict=False))
+                if (convert := column.type.dialect_impl(dialect).result_processor(
+                    dialect, about[1])) is not None]
+        if not processors:
             return rows
-        return [tuple(value if convert is None else convert(value)
-                      for convert, value in zip(processors, row, strict=True)) for row in rows]
+        converted = []
+        for row in rows:
+            values = list(row)
+            for index, convert in processors:
+                values[index] = convert(values[index])
+            converted.append(tuple(values))
+        return converted
 
     def __call__(self, conn: Connection, params: dict[str, object] | None = None
                  ) -> DriverResult:
@@ -347,7 +358,10 @@ class DriverStatement:
         cursor = None
         try:
             cursor = conn.connection.driver_connection.cursor()
-            conn.dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, False)
+            # the engine's listeners (where erpcore and its tests register them): the
+            # connection's joined dispatcher would be built anew at each call
+            conn.engine.dispatch.before_cursor_execute(conn, cursor, sql, parameters, None,
+                                                       False)
             cursor.execute(sql, parameters)
             description = cursor.description
             rows = self._convert(conn.dialect, description, cursor.fetchall()) \

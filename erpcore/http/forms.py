@@ -18,8 +18,11 @@ from __future__ import annotations
 from typing import IO, Any
 from urllib.parse import parse_qsl
 
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
+from werkzeug.sansio.http import parse_cookie
+from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request as WerkzeugRequest
 
 URLENCODED = "application/x-www-form-urlencoded"
@@ -72,6 +75,12 @@ class HttpRequest(WerkzeugRequest):
     @property
     def want_form_data_parsed(self) -> bool:
         return self.method == "POST"
+
+    @cached_property
+    def cookies(self) -> ImmutableMultiDict[str, str]:
+        """The cookies, parsed as Werkzeug does, from the one ``Cookie`` header a WSGI
+        server hands over (Werkzeug looks it up among every header of the request)."""
+        return parse_cookie(self.environ.get("HTTP_COOKIE", ""), cls=self.dict_storage_class)
 
     def check_query(self) -> None:
         """A NUL character in the query string is a 400, as in a form."""
