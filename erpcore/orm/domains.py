@@ -111,26 +111,21 @@ def parameters(model: BaseModel, domain: Any) -> tuple[tuple[tuple[str, str], ..
     domain (operators, ``in``, ``like``, False/None, a boolean or relational
     field) gives None: build its condition with :func:`condition`.
 
-    :raises DomainError: as :func:`condition` does, for a value of the wrong kind.
+    :raises DomainError: as :func:`condition` does (an unknown field, a value of the
+        wrong kind).
     """
     if not isinstance(domain, (list, tuple)) or not 0 < len(domain) <= MAX_ELEMENTS:
         return None
     shape, values = [], {}
     for index, element in enumerate(domain):
-        if not is_leaf(element) or not isinstance(element[0], str) \
-                or not isinstance(element[1], str) or element[1] not in _BOUND_OPERATORS:
+        if not is_leaf(element) or not isinstance(element[1], str) \
+                or element[1] not in _BOUND_OPERATORS:
             return None
-        name, operator, value = element
-        field = None if name == "id" else model._fields.get(name)
-        if name != "id" and (field is None or not field.stored or isinstance(
-                field, (fields.One2many, fields.Many2many, fields.Encrypted, fields.Boolean))):
+        field, checked = _checked(model, *element)
+        if checked is None or (field is not None and (not field.stored or isinstance(
+                field, (fields.Many2many, fields.Boolean)))):
             return None
-        if field is not None:
-            model._check_field_access(field)
-        checked = _value(model, name, field, operator, value)
-        if checked is None:
-            return None
-        shape.append((name, operator))
+        shape.append((element[0], element[1]))
         values[f"_d{index}"] = checked
     return tuple(shape), values
 
@@ -144,27 +139,39 @@ def bound_condition(model: type[BaseModel], shape: tuple[tuple[str, str], ...]) 
 
 def leaf(model: BaseModel, name: Any, operator: Any, value: Any) -> Any:
     """The SQL condition of one leaf."""
+    field, value = _checked(model, name, operator, value)
+    table = model._source()
+    if field is None:  # the id
+        return OPERATORS[operator](table.c.id, value)
+    if isinstance(field, fields.Many2many):
+        return _many2many(model, field, operator, value)
+    if isinstance(field, fields.Boolean) and operator in ("=", "!="):
+        return _boolean(table.c[name], (value is True) == (operator == "="))
+    return OPERATORS[operator](table.c[name], value)
+
+
+def _checked(model: BaseModel, name: Any, operator: Any, value: Any
+             ) -> tuple[fields.Field | None, Any]:
+    """The field of a leaf (None for ``id``) and its value checked for it.
+
+    :raises DomainError: for a malformed leaf, an unknown or unsearchable
+        field, or a value of the wrong kind.
+    """
     if not isinstance(name, str) or not isinstance(operator, str):
         raise DomainError(f"in the leaf {_show((name, operator, value))}, the field and the "
                           "operator are strings")
     if operator not in OPERATORS:
         raise DomainError(f"unknown domain operator {operator[:20]!r}; use one of "
                           + ", ".join(OPERATORS))
-    table = model._source()
     if name == "id":
-        return OPERATORS[operator](table.c.id, _value(model, "id", None, operator, value))
+        return None, _value(model, "id", None, operator, value)
     field = model._fields.get(name)
     if field is None:
         raise DomainError(f"unknown field {model._name}.{name[:64]}")
     model._check_field_access(field)
     if isinstance(field, (fields.One2many, fields.Encrypted)):
         raise DomainError(f"{model._name}.{name} cannot be searched")
-    value = _value(model, name, field, operator, value)
-    if isinstance(field, fields.Many2many):
-        return _many2many(model, field, operator, value)
-    if isinstance(field, fields.Boolean) and operator in ("=", "!="):
-        return _boolean(table.c[name], (value is True) == (operator == "="))
-    return OPERATORS[operator](table.c[name], value)
+    return field, _value(model, name, field, operator, value)
 
 
 def _boolean(column: Any, wanted: bool) -> Any:
