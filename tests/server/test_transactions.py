@@ -66,6 +66,28 @@ def test_a_write_on_the_driver_path_is_committed_or_rolled_back_with_the_connect
         assert db.sequences(conn)[0] == before + 20
 
 
+def test_driver_statements_share_one_cursor_which_a_failure_throws_away(erp):
+    """One cursor per connection; after a refused statement the next runs on a new one,
+    and a write with RETURNING gives its rows."""
+    throttle = db.throttle_table
+    insert = db.DriverStatement(sa.insert(throttle).values(
+        key=sa.bindparam("k"), failures=1, locked_until=0, updated_at=0,
+    ).returning(throttle.c.failures))
+    with erp.server.engine.connect() as conn:
+        first = db.sequences(conn)
+        cursor = conn.connection.info[db._CURSOR]
+        assert insert(conn, {"k": "test:cursor"}).rows == [(1,)]
+        assert conn.connection.info[db._CURSOR] is cursor
+        with pytest.raises(sa.exc.IntegrityError):  # the same key again
+            insert(conn, {"k": "test:cursor"})
+        assert db._CURSOR not in conn.connection.info
+        conn.rollback()
+        assert db.sequences(conn) == first
+        assert conn.connection.info[db._CURSOR] is not cursor
+        assert conn.execute(sa.select(sa.func.count()).select_from(throttle).where(
+            throttle.c.key == "test:cursor")).scalar_one() == 0
+
+
 def test_a_missing_parameter_is_refused_before_anything_is_sent(erp):
     """The driver would otherwise be sent NULL for it (a write of NULLs)."""
     signal = db.signal_table
