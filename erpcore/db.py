@@ -282,6 +282,28 @@ class DriverResult(NamedTuple):
     rowcount: int
 
 
+class _Compiled(NamedTuple):
+    """A :class:`DriverStatement` for one dialect: what is worked out once."""
+
+    sql: str
+    #: the values written in the statement itself, by parameter name
+    literals: dict[str, Any]
+    #: the parameters' order, for a driver whose parameters are positional (SQLite)
+    positions: tuple[str, ...] | None
+    #: the parameters whose values the column's type converts for the driver, and how
+    #: (a date on SQLite, say), as SQLAlchemy's own execution does
+    converters: list[tuple[str, Callable[[Any], Any]]]
+
+    @classmethod
+    def of(cls, statement: sa.Executable, dialect: sa.Dialect) -> _Compiled:
+        compiled = statement.compile(dialect=dialect)
+        converters = [(name, convert) for bind, name in compiled.bind_names.items()  # type: ignore[attr-defined]
+                      if (convert := bind.type.dialect_impl(dialect).bind_processor(
+                          dialect)) is not None]
+        return cls(compiled.string, compiled.params, compiled.positiontup,  # type: ignore[attr-defined]
+                   converters)
+
+
 #: the driver's cursor that driver statements reuse, in the pooled connection's ``info``
 #: (which goes with the driver's connection: emptied when it is closed or invalidated)
 _CURSOR = "erpcore.driver_cursor"
@@ -301,15 +323,15 @@ class DriverStatement:
     write, statement counters; no other event does),
     and a driver error is SQLAlchemy's :class:`~sqlalchemy.exc.DBAPIError`,
     a lost connection invalidated as by SQLAlchemy. The driver's cursor is made once
-    per connection and reused. The parameters go to the
-    driver as given, without type processing: strings and numbers only. The
-    values read are converted as SQLAlchemy would (a SQLite date, a boolean),
-    by the columns' own types.
+    per connection and reused. The values sent and the values read are
+    converted as SQLAlchemy would (a date on SQLite, a boolean), by the
+    columns' own types; a statement's parameters take them from the column
+    they are compared with or written to.
     """
 
     def __init__(self, statement: sa.Executable):
         self.statement = statement
-        self._compiled: dict[str, sa.engine.Compiled] = {}
+        self._compiled: dict[str, _Compiled] = {}
         #: by dialect, the columns whose values need converting, and how
         self._processors: dict[str, list[tuple[int, Callable[[Any], Any]]]] = {}
         self._names: list[str] | None = None
@@ -352,16 +374,18 @@ class DriverStatement:
                  ) -> DriverResult:
         compiled = self._compiled.get(conn.dialect.name)
         if compiled is None:
-            compiled = self._compiled[conn.dialect.name] = self.statement.compile(
-                dialect=conn.dialect)
+            compiled = self._compiled[conn.dialect.name] = _Compiled.of(
+                self.statement, conn.dialect)
         params = params or {}
         if not self._required <= params.keys():  # the driver would be sent NULL instead
             missing = ", ".join(sorted(self._required - params.keys()))
             raise ArgumentError(f"a value is required for the parameters {missing}")
-        values = {**compiled.params, **params}  # the statement's literals, then ours
-        parameters: Any = values if compiled.positiontup is None else \
-            tuple(values[name] for name in compiled.positiontup)
-        sql = compiled.string
+        values = {**compiled.literals, **params}  # the statement's literals, then ours
+        for name, convert in compiled.converters:
+            values[name] = convert(values[name])
+        parameters: Any = values if compiled.positions is None else \
+            tuple(values[name] for name in compiled.positions)
+        sql = compiled.sql
         if not conn.in_transaction():
             conn.begin()  # as SQLAlchemy's autobegin
         driver_error = conn.dialect.loaded_dbapi.Error

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from erpcore.db import DriverStatement
 from erpcore.keys import SealError
 from erpcore.orm.exceptions import AccessError
 
@@ -24,9 +25,9 @@ if TYPE_CHECKING:
 SUPERUSER_ID = 1
 
 
-def _group_ids_query(model: type[BaseModel]) -> sa.Select:
+def _group_ids_query(model: type[BaseModel]) -> DriverStatement:
     rel = model._registry.metadata.tables["res_groups_users_rel"]
-    return sa.select(rel.c.gid).where(rel.c.uid == sa.bindparam("uid"))
+    return DriverStatement(sa.select(rel.c.gid).where(rel.c.uid == sa.bindparam("uid")))
 
 
 class Environment:
@@ -114,8 +115,8 @@ class Environment:
         cache = self._shared["groups"]
         if self.uid not in cache:
             statement = self["res.users"]._statement("group_ids", _group_ids_query)
-            ids = self.conn.execute(statement, {"uid": self.uid}).scalars()
-            cache[self.uid] = frozenset(ids)
+            rows = statement(self.conn, {"uid": self.uid}).rows
+            cache[self.uid] = frozenset(gid for (gid,) in rows)
         return cache[self.uid]
 
     def user_in_any(self, groups: str) -> bool:

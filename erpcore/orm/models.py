@@ -465,10 +465,12 @@ class BaseModel:
                 raise ValidationError(f"{field.string or name} is required")
         columns, sealed, relations = self._split_values(full)
         names = tuple(columns)
-        statement = self._statement(("create", names), lambda model: sa.insert(
-            model._sa_table).values({name: sa.bindparam(f"_v_{name}") for name in names}))
-        result = self.env.conn.execute(statement, _bound(columns))
-        record = self.browse(result.inserted_primary_key[0])
+        statement = self._statement(("create", names), lambda model: DriverStatement(
+            sa.insert(model._sa_table).values(
+                {name: sa.bindparam(f"_v_{name}") for name in names},
+            ).returning(model._sa_table.c.id)))
+        ((new_id,),) = statement(self.env.conn, _bound(columns)).rows
+        record = self.browse(new_id)
         record._write_sealed(sealed)
         record._write_relations(relations)
         return record
@@ -500,10 +502,10 @@ class BaseModel:
                 _by_column(t, columns)))
             return
         names = tuple(columns)
-        statement = self._statement(("write", names), lambda model: sa.update(
-            model._sa_table).where(model._sa_table.c.id == sa.bindparam("_id")).values(
-            {name: sa.bindparam(f"_v_{name}") for name in names}))
-        self.env.conn.execute(statement, {"_id": self._ids[0], **_bound(columns)})
+        statement = self._statement(("write", names), lambda model: DriverStatement(
+            sa.update(model._sa_table).where(model._sa_table.c.id == sa.bindparam("_id")).values(
+                {name: sa.bindparam(f"_v_{name}") for name in names})))
+        statement(self.env.conn, {"_id": self._ids[0], **_bound(columns)})
 
     def _write_if(self, domain: Domain, vals: dict[str, Any]) -> bool:
         """Write *vals* only if the record still matches *domain*, atomically.
@@ -527,12 +529,13 @@ class BaseModel:
         else:  # built once per shape of domain and columns written
             shape, values = bound
             names = tuple(columns)
-            query = self._statement(("write_if", shape, names), lambda model: sa.update(
-                model._sa_table).where(model._sa_table.c.id == sa.bindparam("_id"),
-                                       domains.bound_condition(model, shape)).values(
-                {name: sa.bindparam(f"_v_{name}") for name in names}))
-            changed = self.env.conn.execute(
-                query, {"_id": self._ids[0], **values, **_bound(columns)}).rowcount == 1
+            statement = self._statement(("write_if", shape, names), lambda model: DriverStatement(
+                sa.update(model._sa_table).where(
+                    model._sa_table.c.id == sa.bindparam("_id"),
+                    domains.bound_condition(model, shape),
+                ).values({name: sa.bindparam(f"_v_{name}") for name in names})))
+            changed = statement(
+                self.env.conn, {"_id": self._ids[0], **values, **_bound(columns)}).rowcount == 1
         if changed:
             self.env.cache_update(self, columns)
         else:  # the row is not what this transaction last saw

@@ -4,6 +4,8 @@ locks rows, and the driver path (``DriverStatement``) keeps SQLAlchemy's guarant
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -86,6 +88,25 @@ def test_driver_statements_share_one_cursor_which_a_failure_throws_away(erp):
         assert conn.connection.info[db._CURSOR] is not cursor
         assert conn.execute(sa.select(sa.func.count()).select_from(throttle).where(
             throttle.c.key == "test:cursor")).scalar_one() == 0
+
+
+def test_values_sent_by_the_driver_path_are_stored_as_sqlalchemy_stores_them(erp):
+    """The columns' types convert the parameters: SQLite keeps a date as text, in
+    SQLAlchemy's format (the driver's own would drop a zero microsecond, and text
+    comparisons in SQL would then go wrong)."""
+    modules = db.modules_table
+    when = dt.datetime(2026, 12, 1, 9, 30)
+    stamp = db.DriverStatement(sa.update(modules).where(
+        modules.c.name == sa.bindparam("n")).values(write_date=sa.bindparam("w")))
+    stored = sa.select(sa.cast(modules.c.write_date, sa.String)).where(modules.c.name == "base")
+    with erp.server.engine.connect() as conn:
+        conn.execute(sa.update(modules).where(modules.c.name == "base").values(write_date=when))
+        by_sqlalchemy = conn.execute(stored).scalar_one()
+        assert stamp(conn, {"n": "base", "w": when}).rowcount == 1
+        assert conn.execute(stored).scalar_one() == by_sqlalchemy
+        assert conn.execute(sa.select(modules.c.write_date).where(
+            modules.c.name == "base")).scalar_one() == when
+        conn.rollback()
 
 
 def test_a_missing_parameter_is_refused_before_anything_is_sent(erp):
