@@ -6,6 +6,7 @@ Run from the repository's root::
     python -m bench.request_cost --trace          # the SQL of one sign-in, request by request
     python -m bench.request_cost --bytecode 20    # Python instructions per request, exact
     python -m bench.request_cost --against ../main  # over HTTP, in turns with another checkout
+    python -m bench.request_cost --pause 2         # in-process, 2 ms idle before each request
 
 A full sign-in is what a browser does, five requests: ``GET /web/login``,
 ``POST /web/login`` (the password), ``GET /web/login/totp``, ``POST
@@ -25,6 +26,10 @@ Two measurements:
   machine shared with other work, the low percentile is the cost when the
   neighbours leave the caches alone, the median what a request met that
   day. Environ building and cookie handling happen outside the timed call.
+  With ``--pause MS``, the process sleeps before each timed request: the
+  same requests, started on a CPU left idle meanwhile, as a server with one
+  client at a time is (the machine's caches are then cold: see
+  doc/benchmarks.md).
   Beside it, the floor: a bare WSGI hello function, and a Werkzeug hello
   that parses the request and builds a response as the application does.
 * **over HTTP**: ``erpcore serve --workers 0`` (waitress, one process) in a
@@ -222,9 +227,11 @@ class Costs:
 
 
 def run_in_process(database: Database, rounds: int, counted: int, trace: bool = False,
-                   profile: cProfile.Profile | None = None) -> Costs:
+                   profile: cProfile.Profile | None = None, pause: float = 0.0) -> Costs:
     """*WARM_UP* sign-ins, *counted* with a statement listener, then *rounds* timed
-    without it (and profiled, with *profile*: the WSGI calls only)."""
+    without it (and profiled, with *profile*: the WSGI calls only). With *pause*,
+    the process sleeps that many seconds before each timed request, as a server
+    waits for the next request of a client served alone."""
     server = database.server()
     app = Application(server)
     costs = Costs()
@@ -245,6 +252,8 @@ def run_in_process(database: Database, rounds: int, counted: int, trace: bool = 
         for number, build in enumerate(sign_in_steps(browser, login, secret, server.clock)):
             environ = build()
             sent.clear()
+            if timing and pause:
+                time.sleep(pause)
             if timing and profile is not None:
                 profile.enable()
             wall, cpu = time.perf_counter(), time.process_time()
@@ -514,11 +523,12 @@ def ms(values: list[float]) -> str:
 
 
 def report(results: dict[str, Costs], floors: dict[str, tuple[float, float]],
-           http: dict[str, list[float]], loads: dict[str, str]) -> None:
+           http: dict[str, list[float]], loads: dict[str, str], pause: float = 0.0) -> None:
     labels = list(results)
     print()
     print("In-process, per request: median / 10th percentile of the timed rounds, ms "
-          "(CPU: of this process)")
+          "(CPU: of this process)" + (f"; {pause * 1e3:g} ms of sleep before each request"
+                                      if pause else ""))
     print()
     head = " | ".join(f"{lab}: statements | {lab}: wall | {lab}: CPU" for lab in labels)
     print(f"| request | {head} |")
@@ -581,14 +591,18 @@ def main() -> int:
     parser.add_argument("--bytecode", type=int, metavar="ROUNDS", default=0,
                         help="only count the Python bytecode run per request, over ROUNDS "
                              "sign-ins: exact, whatever the machine's load")
+    parser.add_argument("--pause", type=float, default=0.0, metavar="MS",
+                        help="in-process, sleep MS milliseconds before each timed request "
+                             "(a CPU left idle between requests, as over HTTP with one client)")
     parser.add_argument("--serve-hello", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--http-port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_hello:
         return serve_hello(args.http_port)
     if not (1 <= args.rounds <= 100_000 and 1 <= args.counted <= 1000
-            and 0 <= args.http_rounds <= 100_000):
-        parser.error("--rounds 1..100000, --counted 1..1000, --http-rounds 0..100000")
+            and 0 <= args.http_rounds <= 100_000 and 0 <= args.pause <= 1000):
+        parser.error("--rounds 1..100000, --counted 1..1000, --http-rounds 0..100000, "
+                     "--pause 0..1000")
     print(f"machine: {machine()}", flush=True)
     makers = {"sqlite": sqlite_database, "postgresql": lambda: pg_database(args.pg)}
     chosen = list(makers) if args.backend == "both" else [args.backend]
@@ -613,7 +627,7 @@ def main() -> int:
             print(f"{database.label}: in-process, load {loads[database.label]}", flush=True)
             profile = cProfile.Profile() if args.profile else None
             results[database.label] = run_in_process(
-                database, args.rounds, args.counted, args.trace, profile)
+                database, args.rounds, args.counted, args.trace, profile, args.pause / 1e3)
             if profile is not None:
                 path = f"{args.profile}-{kind}.pstats"
                 profile.dump_stats(path)
@@ -641,7 +655,7 @@ def main() -> int:
                 print(f"\n  {name}: {len(statements)}")
                 for statement in statements:
                     print("    " + " ".join(statement.split())[:160])
-    report(results, floors, http, loads)
+    report(results, floors, http, loads, args.pause / 1e3)
     print(f"\nload average after the run: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
