@@ -243,10 +243,19 @@ class Application:
         return best or "en"
 
     def match(self, request: Request) -> tuple[Routing, Any, dict]:
-        adapter = request.registry.url_map.bind_to_environ(request.httprequest.environ)
-        endpoint, args = adapter.match()  # raises NotFound, MethodNotAllowed, redirects
-        cls, name, routing = request.registry.endpoints[endpoint]
-        return routing, getattr(cls(), name), args
+        registry, httprequest = request.registry, request.httprequest
+        key = (httprequest.path, httprequest.method)
+        found = registry.static_matches.get(key)
+        if found is None:
+            adapter = registry.url_map.bind_to_environ(httprequest.environ)
+            # raises NotFound, MethodNotAllowed, redirects
+            rule, args = adapter.match(return_rule=True)
+            found = (rule.endpoint, args)
+            if not rule.arguments:  # a path without variables: the same answer each time
+                registry.static_matches[key] = found
+        endpoint, args = found
+        cls, name, routing = registry.endpoints[endpoint]
+        return routing, getattr(cls(), name), dict(args)
 
     def authenticate(self, request: Request, routing: Routing) -> None:
         session = request.session

@@ -8,6 +8,7 @@ clock, and helpers to render a template, redirect, and sign a user in.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -33,6 +34,15 @@ if TYPE_CHECKING:
     from erpcore.server import Server
 
 _logger = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few clients, request after request
+def _address(text: str) -> str:
+    """*text* as an IP address in its canonical form; "" when it is not one."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return ""
 
 
 class Request:
@@ -64,10 +74,7 @@ class Request:
         behind a misconfigured proxy ``X-Forwarded-For`` can hold any text (a NUL
         byte, which PostgreSQL refuses, or a fresh string per request).
         """
-        try:
-            return str(ipaddress.ip_address(self.httprequest.remote_addr or ""))
-        except ValueError:
-            return ""
+        return _address(self.httprequest.remote_addr or "")
 
     @property
     def is_secure(self) -> bool:

@@ -90,3 +90,26 @@ def test_malformed_huge_or_long_input_changes_nothing(erp):
                            csrf=admin_token)
         assert reset.status_code == 404, user_id
     assert table_dump(erp.server) == before
+
+
+def test_paths_are_matched_the_same_once_remembered_and_only_fixed_ones_are(erp):
+    """The URL map's answers for fixed paths are kept per registry (a dict lookup
+    instead of Werkzeug's matching); another method on a kept path is still refused,
+    and paths with a variable part are matched each time, so strangers' paths do not
+    pile up."""
+    client = erp.client(**{"Accept-Language": "en"})
+    for _ in range(2):
+        assert client.get("/web/login").status_code == 200
+        head = client.session.head(client.base + "/web/login", timeout=10)
+        assert head.status_code == 200 and head.content == b""
+        put = client.session.put(client.base + "/web/login", timeout=10)
+        assert_clean_page(put, 405, "Method not allowed")
+        assert set(put.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
+        assert_clean_page(client.get("/web/login/nothing"), 404, "Page not found")
+    for uid in range(1000, 1050):
+        client.get(f"/web/users/{uid}/password")
+    with erp.server.engine.connect() as conn:
+        kept = erp.server.registry(conn).static_matches
+    assert ("/web/login", "GET") in kept
+    assert ("/web/login", "PUT") not in kept
+    assert not [path for path, _method in kept if path.startswith("/web/users/")]
