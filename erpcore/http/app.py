@@ -68,6 +68,8 @@ SECURITY_HEADERS = {
     ),
 }
 
+_SECURITY_HEADERS = [(name.lower(), (name, value)) for name, value in SECURITY_HEADERS.items()]
+
 
 def same_site_referrer(httprequest: WerkzeugRequest) -> str:
     """The path and query of the page that sent the request, if it is on this site, else ''.
@@ -115,14 +117,16 @@ class Application:
         httprequest.max_form_memory_size = self.config.max_request_size
         refusal = self.read_body(httprequest)
         response = self.serve_static(httprequest) or self.handle(httprequest, refusal)
-        # the headers a response did not set itself (one pass: Werkzeug's setdefault
-        # looks each one up in turn, through an exception when it is missing)
-        present = {name.lower() for name, _value in response.headers}
-        response.headers.extend([(name, value) for name, value in SECURITY_HEADERS.items()
-                                 if name.lower() not in present])
+        # as Response.__call__, with the headers a response did not set itself added to
+        # the final list: constants, which Werkzeug's Headers would check one by one
+        app_iter, status, headers = response.get_wsgi_response(environ)
+        present = {name.lower() for name, _value in headers}
+        headers.extend(header for lowered, header in _SECURITY_HEADERS
+                       if lowered not in present)
         if response.mimetype == "text/html" and "cache-control" not in present:
-            response.headers.add("Cache-Control", "no-store")
-        return response(environ, start_response)
+            headers.append(("Cache-Control", "no-store"))
+        start_response(status, headers)
+        return app_iter
 
     def read_body(self, httprequest: HttpRequest) -> HTTPException | None:
         """Parse and check the form and the query before any database work.
