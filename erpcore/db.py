@@ -297,11 +297,12 @@ class _Compiled(NamedTuple):
     @classmethod
     def of(cls, statement: sa.Executable, dialect: sa.Dialect) -> _Compiled:
         compiled = statement.compile(dialect=dialect)
-        converters = [(name, convert) for bind, name in compiled.bind_names.items()  # type: ignore[attr-defined]
+        # by name: a parameter used twice in the statement is converted once
+        converters = {name: convert for bind, name in compiled.bind_names.items()  # type: ignore[attr-defined]
                       if (convert := bind.type.dialect_impl(dialect).bind_processor(
-                          dialect)) is not None]
+                          dialect)) is not None}
         return cls(compiled.string, compiled.params, compiled.positiontup,  # type: ignore[attr-defined]
-                   converters)
+                   list(converters.items()))
 
 
 #: the driver's cursor that driver statements reuse, in the pooled connection's ``info``
@@ -414,6 +415,14 @@ class DriverStatement:
                 with suppress(driver_error):
                     cursor.close()
             raise error from exc
+        except BaseException:
+            # cut short (an interrupt during the fetch): a SELECT left unfinished on SQLite
+            # would hold its read snapshot in the pooled connection
+            pooled.info.pop(_CURSOR, None)
+            if cursor is not None:
+                with suppress(driver_error):
+                    cursor.close()
+            raise
 
 
 @contextmanager

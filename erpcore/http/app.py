@@ -68,6 +68,8 @@ SECURITY_HEADERS = {
     ),
 }
 
+#: the methods whose matches are kept per registry (``Application.match``)
+_KEPT_METHODS = frozenset({"GET", "HEAD", "POST"})
 _SECURITY_HEADERS = [(name.lower(), (name, value)) for name, value in SECURITY_HEADERS.items()]
 
 
@@ -248,14 +250,18 @@ class Application:
 
     def match(self, request: Request) -> tuple[Routing, Any, dict]:
         registry, httprequest = request.registry, request.httprequest
-        key = (httprequest.path, httprequest.method)
-        found = registry.static_matches.get(key)
+        # a WebSocket upgrade is matched as Werkzeug matches it, never from what is kept
+        key = None if "HTTP_UPGRADE" in httprequest.environ else \
+            (httprequest.path, httprequest.method)
+        found = registry.static_matches.get(key) if key else None
         if found is None:
             adapter = registry.url_map.bind_to_environ(httprequest.environ)
             # raises NotFound, MethodNotAllowed, redirects
             rule, args = adapter.match(return_rule=True)
             found = (rule.endpoint, args)
-            if not rule.arguments:  # a path without variables: the same answer each time
+            # a path without variables gives the same answer each time; the methods are
+            # the usual ones, since a rule open to every method would take any word
+            if key and not rule.arguments and httprequest.method in _KEPT_METHODS:
                 registry.static_matches[key] = found
         endpoint, args = found
         cls, name, routing = registry.endpoints[endpoint]

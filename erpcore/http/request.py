@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 _logger = logging.getLogger(__name__)
 
 
+#: longer than any IP address written out (an IPv6 one with a zone, 45 + 19)
+MAX_ADDRESS_LENGTH = 64
+
+
 @functools.lru_cache(maxsize=4096)  # the same few clients, request after request
 def _address(text: str) -> str:
     """*text* as an IP address in its canonical form; "" when it is not one."""
@@ -74,7 +78,9 @@ class Request:
         behind a misconfigured proxy ``X-Forwarded-For`` can hold any text (a NUL
         byte, which PostgreSQL refuses, or a fresh string per request).
         """
-        return _address(self.httprequest.remote_addr or "")
+        text = self.httprequest.remote_addr or ""
+        # no address is this long: a stranger's text is refused before it is kept
+        return _address(text) if len(text) <= MAX_ADDRESS_LENGTH else ""
 
     @property
     def is_secure(self) -> bool:

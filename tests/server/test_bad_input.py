@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import requests
 
+from erpcore.http import request as request_module
 from tests.server.helpers import install
 from tests.support import ADMIN_PASSWORD, USER_PASSWORD, table_dump
 
@@ -108,8 +110,24 @@ def test_paths_are_matched_the_same_once_remembered_and_only_fixed_ones_are(erp)
         assert_clean_page(client.get("/web/login/nothing"), 404, "Page not found")
     for uid in range(1000, 1050):
         client.get(f"/web/users/{uid}/password")
+    for n in range(20):  # "/" takes every method: any word a stranger sends
+        client.session.request(f"ZZ{n}", client.base + "/", timeout=10, allow_redirects=False)
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade"}
+    for _ in range(2):  # a WebSocket request is refused, kept answer for the path or not
+        refused = client.session.get(client.base + "/web/login", headers=upgrade, timeout=10)
+        assert refused.status_code == 400
     with erp.server.engine.connect() as conn:
         kept = erp.server.registry(conn).static_matches
     assert ("/web/login", "GET") in kept
     assert ("/web/login", "PUT") not in kept
     assert not [path for path, _method in kept if path.startswith("/web/users/")]
+    assert not [method for _path, method in kept if method.startswith("ZZ")]
+
+
+def test_a_client_address_too_long_to_be_one_is_refused_before_it_is_kept():
+    kept = request_module._address.cache_info().currsize
+    for n in range(50):
+        httprequest = SimpleNamespace(remote_addr=f"fe80::1%{'z' * 10_000}{n}")
+        assert request_module.Request.remote_addr.fget(SimpleNamespace(
+            httprequest=httprequest)) == ""
+    assert request_module._address.cache_info().currsize == kept

@@ -106,7 +106,32 @@ def test_values_sent_by_the_driver_path_are_stored_as_sqlalchemy_stores_them(erp
         assert conn.execute(stored).scalar_one() == by_sqlalchemy
         assert conn.execute(sa.select(modules.c.write_date).where(
             modules.c.name == "base")).scalar_one() == when
+        # a parameter used twice is converted once (twice, SQLite's would refuse its text)
+        later = db.DriverStatement(sa.update(modules).where(
+            modules.c.name == "base", modules.c.write_date < sa.bindparam("w"),
+        ).values(write_date=sa.bindparam("w")))
+        assert later(conn, {"w": when + dt.timedelta(days=1)}).rowcount == 1
         conn.rollback()
+
+
+def test_a_driver_statement_cut_short_throws_its_cursor_away(erp):
+    """An interrupt in the middle of a statement leaves no half-read cursor in the pool
+    (on SQLite, an unfinished SELECT would keep its read snapshot)."""
+
+    def interrupt(*_args):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    engine = erp.server.engine
+    with engine.connect() as conn:
+        db.sequences(conn)
+        sa.event.listen(engine, "before_cursor_execute", interrupt)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                db.sequences(conn)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", interrupt)
+        assert db._CURSOR not in conn.connection.info
+        assert db.sequences(conn)[0] >= 1
 
 
 def test_a_missing_parameter_is_refused_before_anything_is_sent(erp):
