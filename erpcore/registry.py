@@ -68,8 +68,8 @@ class Registry:
             self.access_rules.extend(load_access_rules(addon))
             self._load_catalogues(addon)
         self.url_map, self.endpoints = build_map(self.installed)
-        #: (path, method) -> (endpoint, arguments), for the rules without variables
-        #: matched so far: a few per rule, whatever the paths asked for
+        #: (path, method) -> (endpoint, arguments) of the rules without variables matched
+        #: so far by GET, HEAD or POST: a few per rule, whatever strangers send
         self.static_matches: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         self.settings = Settings(self.installed)
         self._xmlids: dict[str, tuple[str, int] | None] = {}
