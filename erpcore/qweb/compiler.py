@@ -1,25 +1,36 @@
-"""Compilation of a template tree into nested Python closures.
+"""Compilation of a template tree into one Python function.
 
-The tree is walked once per (template, language); a render then only calls the
-pre-built closures, which append already-escaped HTML chunks to a list.
+The tree is walked once per (template, language) into the source of a function
+``render(values, out)``, which is compiled once; a render then runs straight
+Python code that appends already-escaped HTML chunks to ``out``. Constant HTML
+is merged into single strings when compiling, directives become ``if`` and
+``for`` statements, and each expression is a code object evaluated with the
+render values as its globals (see :mod:`.expressions`).
+
 Directives on one element nest like in Odoo, from outermost to innermost:
 ``t-foreach``, ``t-if``/``t-elif``/``t-else``, ``t-set``, ``t-call``,
 ``t-att*``, then ``t-esc``/``t-out``.
+
+The generated source never holds template text as code: texts, tag and
+attribute names and variable names are written as ``repr`` literals, and the
+expressions' code objects and the directive labels are globals of the
+function. Expressions are code by design (templates are trusted addon files).
 """
 
-from collections.abc import Callable, Mapping
+import builtins
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from lxml import etree
 from markupsafe import Markup, escape
 
 from .errors import QWebError, directive_error
-from .expressions import Evaluator, compile_expr, compile_format
+from .expressions import Scope, compile_expr, compile_format, to_text
 
-Renderer = Callable[[dict[str, Any], list[str]], None]
-#: what compiling a piece of template gives: a renderer, or the escaped HTML itself
-#: when it holds no directive (constant pieces are folded at compile time)
-Part = str | Renderer
+#: a compiled template: ``renderer(scope, out)``, with ``scope`` made by
+#: :func:`.expressions.new_scope` and ``out`` the list of HTML chunks
+Renderer = Callable[[Scope, list[str]], None]
 Lookup = Callable[[str], Renderer]
 
 VOID_ELEMENTS = frozenset(
@@ -56,6 +67,7 @@ _DIRECTIVES = frozenset(
         "t-name",
     }
 )
+_LOOP_SUFFIXES = ("", "_value", "_index", "_first", "_last", "_size")
 
 
 def compile_template(key: str, arch: etree._Element, lookup: Lookup) -> Renderer:
@@ -69,29 +81,164 @@ def compile_template(key: str, arch: etree._Element, lookup: Lookup) -> Renderer
     :raises QWebError: on a syntax error or a misplaced or unknown directive.
     """
     etree.strip_elements(arch, etree.Comment, etree.ProcessingInstruction, with_tail=False)
-    return _renderer(_Compiler(key, lookup).children(arch))
+    generator = _Generator(key, lookup)
+    generator.children(arch)
+    return generator.function()
 
 
-class _Compiler:
-    """Holds what every closure of one template needs: its key and the lookup."""
+class _Generator:
+    """Writes the source of one template's function, line by line.
+
+    Constant HTML waits in ``pending`` and is appended as one string just
+    before the next statement or at the end of a block. Output goes to the
+    list named by ``out`` (through ``append``), which a ``t-set`` or
+    ``t-call`` body switches to a list of its own.
+    """
 
     def __init__(self, key: str, lookup: Lookup) -> None:
         self.key = key
-        self.lookup = lookup
+        self.lines = ["def render(values, out):", "    append = out.append"]
+        self.depth = 1
+        self.pending: list[str] = []
+        self.out, self.append = "out", "append"
+        self.count = 0
+        self.namespace: dict[str, Any] = {
+            "__builtins__": builtins,
+            "_key": key,
+            "_lookup": lookup,
+            "_Scope": Scope,
+            "_Markup": Markup,
+            "_escape": escape,
+            "_text": to_text,
+            "_error": directive_error,
+            "_QWebError": QWebError,
+            "_loop_pairs": _loop_pairs,
+            "_att_pairs": _att_pairs,
+            "_put": _put,
+            "_attribute": _attribute,
+            "_format_attributes": _format_attributes,
+        }
 
-    def children(self, parent: etree._Element) -> Part:
+    def function(self) -> Renderer:
+        """Compile the source written so far; the result is the renderer."""
+        self._flush()
+        source = "\n".join(self.lines) + "\n"
+        code = compile(source, f"<qweb template {self.key}>", "exec")
+        exec(code, self.namespace)  # noqa: S102 - see the module docstring
+        renderer: Renderer = self.namespace["render"]
+        return renderer
+
+    # --- writing source ------------------------------------------------------------
+
+    def text(self, html: str | None) -> None:
+        """Output constant, already escaped HTML."""
+        if html:
+            self.pending.append(html)
+
+    def line(self, statement: str) -> None:
+        self._flush()
+        self.lines.append("    " * self.depth + statement)
+
+    def _flush(self) -> None:
+        if self.pending:
+            html = "".join(self.pending)
+            self.pending.clear()
+            self.lines.append("    " * self.depth + f"{self.append}({html!r})")
+
+    @contextmanager
+    def block(self, header: str) -> Iterator[None]:
+        """A compound statement: ``header`` then the lines written inside."""
+        self.line(header)
+        self.depth += 1
+        start = len(self.lines)
+        yield
+        self._flush()
+        if len(self.lines) == start:
+            self.lines.append("    " * self.depth + "pass")
+        self.depth -= 1
+
+    @contextmanager
+    def capture(self, target: str) -> Iterator[None]:
+        """Output written inside goes to a new list, stored in ``target`` as Markup."""
+        out, append = self._local("out"), self._local("append")
+        self.line(f"{out} = []")
+        self.line(f"{append} = {out}.append")
+        outer = self.out, self.append
+        self.out, self.append = out, append
+        yield
+        self._flush()
+        self.out, self.append = outer
+        self.line(f"{target} = _Markup(''.join({out}))")
+
+    @contextmanager
+    def new_scope(self) -> Iterator[None]:
+        """Inside, ``values`` is a copy: what is set there does not leak out."""
+        outer = self._local("values")
+        self.line(f"{outer} = values")
+        self.line("values = _Scope(values)")
+        yield
+        self.line(f"values = {outer}")
+
+    def _local(self, prefix: str) -> str:
+        self.count += 1
+        return f"_{prefix}{self.count}"
+
+    def _global(self, prefix: str, value: Any) -> str:
+        name = self._local(prefix)
+        self.namespace[name] = value
+        return name
+
+    def guarded(self, statement: str, label: str, catch: str = "Exception") -> None:
+        """Run ``statement``; an error is raised again as a QWebError naming the
+        directive whose label is the global ``label``."""
+        with self.block("try:"):
+            self.line(statement)
+        with self.block(f"except {catch} as exc:"):
+            self.line(f"raise _error(_key, {label}, exc) from exc")
+
+    def evaluate(self, target: str, directive: str, source: str) -> str:
+        """Assign the value of expression ``source`` to ``target``.
+
+        :returns: the global holding the directive's label, for other messages.
+        """
+        label = f'{directive}="{source}"'
+        code = self._global("code", compile_expr(self.key, label, source))
+        label_name = self._global("label", label)
+        self.guarded(f"{target} = eval({code}, values)", label_name)
+        return label_name
+
+    def format(self, target: str, directive: str, source: str) -> str:
+        """Assign the text of format string ``source`` (``{{expr}}``, ``#{expr}``).
+
+        :returns: the global holding the directive's label, for other messages.
+        """
+        label = f'{directive}="{source}"'
+        pieces = compile_format(self.key, label, source)
+        label_name = self._global("label", label)
+        if all(isinstance(piece, str) for piece in pieces):
+            self.line(f"{target} = {''.join(pieces)!r}")
+            return label_name
+        text = " + ".join(
+            repr(piece)
+            if isinstance(piece, str)
+            else f"_text(eval({self._global('code', piece)}, values))"
+            for piece in pieces
+        )
+        self.guarded(f"{target} = {text}", label_name)
+        return label_name
+
+    # --- the template tree ------------------------------------------------------------
+
+    def children(self, parent: etree._Element) -> None:
         """The content of ``parent``: its text, children and their tails."""
-        parts: list[Part | None] = [_text(parent.text)]
+        self.text(_escaped(parent.text))
         kids = list(parent)
         index = 0
         while index < len(kids):
             chain = self._chain(kids, index)
-            node = None
-            for member in reversed(chain):
-                node = self._element(member, node)
-            parts += [node, _text(chain[-1].tail)]
+            self._element(chain, 0)
+            self.text(_escaped(chain[-1].tail))
             index += len(chain)
-        return _sequence(parts)
 
     def _chain(self, kids: list[etree._Element], start: int) -> list[etree._Element]:
         """The element at ``start``, plus its ``t-elif``/``t-else`` siblings if it has ``t-if``.
@@ -113,8 +260,9 @@ class _Compiler:
             chain.append(candidate)
         return chain
 
-    def _element(self, el: etree._Element, orelse: Part | None) -> Part:
-        """One element; ``orelse`` renders the rest of its if-chain."""
+    def _element(self, chain: list[etree._Element], index: int) -> None:
+        """Member ``index`` of an if-chain; the members after it are its else branch."""
+        el = chain[index]
         for name in el.attrib:
             if (
                 name.startswith("t-")
@@ -122,209 +270,155 @@ class _Compiler:
                 and not name.startswith(("t-att-", "t-attf-"))
             ):
                 raise QWebError(f"template {self.key!r}: unknown directive {name} on <{el.tag}>")
-        if "t-set" in el.attrib:
-            node = self._set(el)
-        elif el.tag == "t":
-            node = self._content(el)
-        else:
-            node = self._tag(el, self._content(el))
-        for name in ("t-if", "t-elif"):
-            if name in el.attrib:
-                node = self._condition(self._expr(el, name), _renderer(node),
-                                       None if orelse is None else _renderer(orelse))
+        conditions = [name for name in ("t-elif", "t-if") if name in el.attrib]
         if "t-foreach" in el.attrib:
-            node = self._foreach(el, _renderer(node))
-        return node
+            self._foreach(el, lambda: self._conditions(chain, index, conditions))
+        else:
+            self._conditions(chain, index, conditions)
 
-    def _expr(self, el: etree._Element, name: str) -> Evaluator:
-        return compile_expr(self.key, f'{name}="{el.get(name)}"', el.get(name))
+    def _conditions(self, chain: list[etree._Element], index: int, names: list[str]) -> None:
+        el = chain[index]
+        if not names:
+            self._body(el)
+            return
+        self.evaluate("test", names[0], el.get(names[0]))
+        with self.block("if test:"):
+            self._conditions(chain, index, names[1:])
+        if index + 1 < len(chain):
+            with self.block("else:"):
+                self._element(chain, index + 1)
 
-    def _content(self, el: etree._Element) -> Part:
-        if "t-call" in el.attrib:
-            return self._call(el)
-        for name in ("t-out", "t-esc"):
-            if el.get(name, "").strip() == "0":
-                return _output(_called_body)
-            if name in el.attrib:
-                return _output(self._expr(el, name))
-        return self.children(el)
+    def _body(self, el: etree._Element) -> None:
+        if "t-set" in el.attrib:
+            self._set(el)
+        elif el.tag == "t":
+            self._content(el)
+        else:
+            self._tag(el)
 
-    def _condition(self, test: Evaluator, node: Renderer, orelse: Renderer | None) -> Renderer:
-        def render(values: dict[str, Any], out: list[str]) -> None:
-            if test(values):
-                node(values, out)
-            elif orelse is not None:
-                orelse(values, out)
-
-        return render
-
-    def _foreach(self, el: etree._Element, node: Renderer) -> Renderer:
-        """Loop rendering ``node`` in a copy of the values, so nothing leaks out."""
-        iterable, label = self._expr(el, "t-foreach"), f't-foreach="{el.get("t-foreach")}"'
+    def _foreach(self, el: etree._Element, body: Callable[[], None]) -> None:
+        """Loop over ``body`` in a copy of the values, so nothing leaks out."""
+        label = self.evaluate("items", "t-foreach", el.get("t-foreach"))
         name = el.get("t-as")
         if not name:
-            raise QWebError(f"template {self.key!r}: {label} without t-as")
-        names = [name + suffix for suffix in ("", "_value", "_index", "_first", "_last", "_size")]
+            raise QWebError(
+                f'template {self.key!r}: t-foreach="{el.get("t-foreach")}" without t-as'
+            )
+        pairs, size = self._local("pairs"), self._local("size")
+        index, item, value = self._local("index"), self._local("item"), self._local("value")
+        self.line(f"{pairs} = _loop_pairs(_key, {label}, items)")
+        with self.new_scope():
+            self.line(f"{size} = len({pairs})")
+            with self.block(f"for {index}, ({item}, {value}) in enumerate({pairs}):"):
+                loop = (item, value, index, f"{index} == 0", f"{index} == {size} - 1", size)
+                for suffix, expression in zip(_LOOP_SUFFIXES, loop, strict=True):
+                    self.line(f"values[{name + suffix!r}] = {expression}")
+                body()
 
-        def render(values: dict[str, Any], out: list[str]) -> None:
-            items = iterable(values)
-            try:
-                if isinstance(items, int):
-                    items = range(items)
-                if isinstance(items, Mapping):
-                    pairs = list(items.items())
-                else:
-                    pairs = [(item, item) for item in items]
-            except TypeError as exc:
-                raise directive_error(self.key, label, exc) from exc
-            scope, size = dict(values), len(pairs)
-            for index, (item, value) in enumerate(pairs):
-                loop = (item, value, index, index == 0, index == size - 1, size)
-                scope.update(zip(names, loop, strict=True))
-                node(scope, out)
-
-        return render
-
-    def _set(self, el: etree._Element) -> Renderer:
+    def _set(self, el: etree._Element) -> None:
         """``t-set``: store ``t-value``, or else the rendered body as Markup."""
-        name = el.get("t-set")
-        value = self._expr(el, "t-value") if "t-value" in el.attrib \
-            else _capture(_renderer(self.children(el)))
+        target = f"values[{el.get('t-set')!r}]"
+        if "t-value" in el.attrib:
+            self.evaluate(target, "t-value", el.get("t-value"))
+        else:
+            with self.capture(target):
+                self.children(el)
 
-        def render(values: dict[str, Any], out: list[str]) -> None:
-            values[name] = value(values)
+    def _content(self, el: etree._Element) -> None:
+        if "t-call" in el.attrib:
+            self._call(el)
+            return
+        for name in ("t-out", "t-esc"):
+            if el.get(name, "").strip() == "0":
+                # not the integer zero but the body passed by t-call, as in Odoo
+                self.line("value = values.get('0')")
+            elif name in el.attrib:
+                self.evaluate("value", name, el.get(name))
+            else:
+                continue
+            # None and False give nothing; Markup passes through unescaped
+            with self.block("if value is not None and value is not False:"):
+                self.line(f"{self.append}(_escape(value))")
+            return
+        self.children(el)
 
-        return render
-
-    def _call(self, el: etree._Element) -> Renderer:
+    def _call(self, el: etree._Element) -> None:
         """``t-call``: the callee renders in a copy of the values plus ``0``, the body."""
-        label = f't-call="{el.get("t-call")}"'
-        target = compile_format(self.key, label, el.get("t-call"))
-        body = _capture(_renderer(self.children(el)))
+        with self.new_scope():
+            with self.capture("values['0']"):
+                self.children(el)
+            label = self.format("key", "t-call", el.get("t-call"))
+            self.guarded("callee = _lookup(key)", label, catch="_QWebError")
+            self.line(f"callee(values, {self.out})")
 
-        def render(values: dict[str, Any], out: list[str]) -> None:
-            scope = dict(values)
-            scope["0"] = body(scope)
-            try:
-                callee = self.lookup(target(scope))
-            except QWebError as exc:
-                raise directive_error(self.key, label, exc) from exc
-            callee(scope, out)
+    def _tag(self, el: etree._Element) -> None:
+        """Output the element itself, HTML5 style: void elements have no end tag."""
+        self.text(f"<{el.tag}")
+        self._attributes(el)
+        self.text(">")
+        if el.tag not in VOID_ELEMENTS:
+            self._content(el)
+            self.text(f"</{el.tag}>")
 
-        return render
+    def _attributes(self, el: etree._Element) -> None:
+        """Static and dynamic attributes, in source order.
 
-    def _tag(self, el: etree._Element, content: Part) -> Part:
-        """Output the element itself, HTML5 style: void elements have no end tag.
-
-        An element with constant attributes and content is a constant itself.
+        Each is output in its place unless ``t-att`` or a name given twice (a
+        dynamic value overriding a static one) asks for merging them by name.
         """
-        tag, attributes = el.tag, self._attributes(el)
-        end = None if tag in VOID_ELEMENTS else f"</{tag}>"
-        if isinstance(attributes, str):
-            if end is None:
-                return f"<{tag}{attributes}>"
-            if isinstance(content, str):
-                return f"<{tag}{attributes}>{content}{end}"
-            return _sequence([f"<{tag}{attributes}>", content, end])
-        body = _renderer(content)
+        names = [_attribute_name(name) for name in el.attrib]
+        if "t-att" not in el.attrib and len(set(names)) == len(names):
+            for (name, source), output in zip(el.attrib.items(), names, strict=True):
+                if name.startswith(("t-att-", "t-attf-")):
+                    self._dynamic_value(name, source)
+                    self.line(f"{self.append}(_attribute({output!r}, value))")
+                elif output is not None:
+                    self.text(_format_attributes({name: source}))
+            return
+        self.line("attrs = {}")
+        for (name, source), output in zip(el.attrib.items(), names, strict=True):
+            if name == "t-att":
+                label = self.evaluate("value", name, source)
+                with self.block(f"for name, item in _att_pairs(_key, {label}, value):"):
+                    self.line("_put(attrs, name, item)")
+            elif name.startswith(("t-att-", "t-attf-")):
+                self._dynamic_value(name, source)
+                self.line(f"_put(attrs, {output!r}, value)")
+            elif output is not None:
+                self.line(f"attrs[{name!r}] = {source!r}")
+        self.line(f"{self.append}(_format_attributes(attrs))")
 
-        def render(values: dict[str, Any], out: list[str]) -> None:
-            out.append(f"<{tag}{attributes(values)}>")
-            if end is not None:
-                body(values, out)
-                out.append(end)
-
-        return render
-
-    def _attributes(self, el: etree._Element) -> str | Callable[[dict[str, Any]], str]:
-        """Static and dynamic attributes, merged in source order; a string when all
-        are static."""
-        ops: list[tuple[str | None, Any]] = []
-        for name, source in el.attrib.items():
-            label = f'{name}="{source}"'
-            if name.startswith("t-attf-"):
-                ops.append((name[7:], compile_format(self.key, label, source)))
-            elif name.startswith("t-att-"):
-                ops.append((name[6:], self._expr(el, name)))
-            elif name == "t-att":
-                ops.append((None, self._expr(el, name)))
-            elif not name.startswith("t-"):
-                ops.append((name, source))
-        if all(isinstance(source, str) for _, source in ops):
-            return _format_attributes(dict(ops))
-
-        def render(values: dict[str, Any]) -> str:
-            attrs: dict[str, str] = {}
-            for name, source in ops:
-                if isinstance(source, str):
-                    attrs[name] = source
-                elif name is not None:
-                    _put(attrs, name, source(values))
-                else:
-                    for pair_name, value in _pairs(self.key, el.get("t-att"), source(values)):
-                        _put(attrs, pair_name, value)
-            return _format_attributes(attrs)
-
-        return render
+    def _dynamic_value(self, name: str, source: str) -> None:
+        """Assign the value of a ``t-att-NAME`` or ``t-attf-NAME`` to ``value``."""
+        if name.startswith("t-attf-"):
+            self.format("value", name, source)
+        else:
+            self.evaluate("value", name, source)
 
 
-def _text(text: str | None) -> str | None:
+def _attribute_name(name: str) -> str | None:
+    """The output name of an attribute or attribute directive; ``None`` for other
+    directives."""
+    for prefix in ("t-attf-", "t-att-"):
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return None if name.startswith("t-") else name
+
+
+def _escaped(text: str | None) -> str | None:
     return str(escape(text)) if text else None
 
 
-def _sequence(parts: list[Part | None]) -> Part:
-    """Consecutive parts, adjacent constant strings merged: a string when all are."""
-    merged: list[Part] = []
-    for part in parts:
-        if isinstance(part, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += part
-        elif part is not None:
-            merged.append(part)
-    if not merged:
-        return ""
-    if len(merged) == 1:
-        return merged[0]
-    renderers = [_renderer(part) for part in merged]
-
-    def render(values: dict[str, Any], out: list[str]) -> None:
-        for renderer in renderers:
-            renderer(values, out)
-
-    return render
-
-
-def _renderer(part: Part) -> Renderer:
-    """A renderer of *part*: itself, or one that outputs the constant string."""
-    if isinstance(part, str):
-        return lambda values, out: out.append(part)
-    return part
-
-
-def _capture(body: Renderer) -> Callable[[dict[str, Any]], Markup]:
-    """Render ``body`` into a Markup value instead of the output."""
-
-    def render(values: dict[str, Any]) -> Markup:
-        chunks: list[str] = []
-        body(values, chunks)
-        return Markup("".join(chunks))  # noqa: S704 - chunks are escaped when compiled
-
-    return render
-
-
-def _output(value: Evaluator) -> Renderer:
-    """``t-esc``/``t-out``: escape unless Markup; ``None`` and ``False`` give nothing."""
-
-    def render(values: dict[str, Any], out: list[str]) -> None:
-        result = value(values)
-        if result is not None and result is not False:
-            out.append(str(escape(result)))
-
-    return render
-
-
-def _called_body(values: dict[str, Any]) -> Any:
-    """``t-out="0"`` is not the integer zero but the body passed by ``t-call``, as in Odoo."""
-    return values.get("0")
+def _loop_pairs(key: str, label: str, items: Any) -> list[tuple[Any, Any]]:
+    """The (item, value) pairs of ``t-foreach``: an int counts, a mapping gives its items."""
+    try:
+        if isinstance(items, int):
+            items = range(items)
+        if isinstance(items, Mapping):
+            return list(items.items())
+        return [(item, item) for item in items]
+    except TypeError as exc:
+        raise directive_error(key, label, exc) from exc
 
 
 def _put(attrs: dict[str, str], name: str, value: Any) -> None:
@@ -335,7 +429,7 @@ def _put(attrs: dict[str, str], name: str, value: Any) -> None:
         attrs[name] = name if value is True else str(value)
 
 
-def _pairs(key: str, source: str, value: Any) -> list[tuple[str, Any]]:
+def _att_pairs(key: str, label: str, value: Any) -> list[tuple[str, Any]]:
     """The (name, value) pairs given by ``t-att``: a mapping or a single pair."""
     if isinstance(value, Mapping):
         return list(value.items())
@@ -344,7 +438,14 @@ def _pairs(key: str, source: str, value: Any) -> list[tuple[str, Any]]:
     if value is None or value is False:
         return []
     error = TypeError(f"expected a dict or a (name, value) pair, got {type(value).__name__}")
-    raise directive_error(key, f't-att="{source}"', error)
+    raise directive_error(key, label, error)
+
+
+def _attribute(name: str, value: Any) -> str:
+    """One dynamic attribute's HTML; see :func:`_put` for the values' meaning."""
+    if value is None or value is False:
+        return ""
+    return f' {name}="{escape(name if value is True else str(value))}"'
 
 
 def _format_attributes(attrs: dict[str, str]) -> str:

@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from .compiler import Renderer, compile_template
 from .errors import QWebError
+from .expressions import new_scope
 from .inherit import apply_inheritance
 from .terms import translate_tree
 
@@ -18,7 +19,7 @@ class QWeb:
     """Render QWeb templates to HTML5.
 
     A template is compiled on the first render for each language: inheritance
-    is applied, terms are translated, then the tree becomes a Python closure.
+    is applied, terms are translated, then the tree becomes a Python function.
     Later renders reuse it; adding a template or an inheritance clears the cache
     because any compiled template may depend on the changed one.
 
@@ -59,7 +60,7 @@ class QWeb:
         :raises QWebError: on an unknown template or any compile or render error.
         """
         out: list[str] = []
-        self._renderer(key, lang)(dict(values), out)
+        self._renderer(key, lang)(new_scope(values), out)
         return Markup("".join(out))  # noqa: S704 - every chunk is already escaped
 
     def _renderer(self, key: str, lang: str) -> Renderer:

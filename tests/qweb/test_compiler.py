@@ -70,6 +70,22 @@ def test_comments_are_dropped_and_whitespace_is_kept():
     assert html == "\n  <ul>\n    \n    <li>a</li>  tail\n  </ul>\n"
 
 
+def test_template_texts_and_names_are_never_run_as_code():
+    """The compiler writes Python source: quotes, backslashes and newlines in a
+    text, an attribute or a variable name must stay data."""
+    tricky = "a'b\"c\\d\n')\nraise SystemExit('e"
+    root = etree.Element("template")
+    p = etree.SubElement(root, "p", {"title": tricky, "t-att-lang": "'fr'"})
+    p.text = tricky
+    etree.SubElement(root, "t", {"t-set": tricky, "t-value": "1"})
+    loop = etree.SubElement(root, "t", {"t-foreach": "[2]", "t-as": tricky})
+    loop.text = "|"
+    engine = QWeb()
+    engine.add_template("main", root)
+    escaped = str(Markup.escape(tricky))
+    assert engine.render("main", {}) == f'<p title="{escaped}" lang="fr">{escaped}</p>|'
+
+
 def test_t_element_is_not_output():
     assert render("<t><b>x</b> y</t>") == "<b>x</b> y"
 
@@ -90,6 +106,14 @@ def test_t_att_name_values():
 
 def test_t_att_escapes_script_and_quotes():
     assert render('<a t-att-title="v"/>', v=f'"{XSS}') == f'<a title="&#34;{XSS_ESCAPED}"></a>'
+
+
+def test_static_and_dynamic_attributes_keep_their_source_order():
+    html = render('<input type="text" t-att-value="v" t-attf-id="f-{{ v }}" name="q"/>', v="x")
+    assert html == '<input type="text" value="x" id="f-x" name="q">'
+    assert render('<input type="text" t-att-value="v" name="q"/>', v=None) == (
+        '<input type="text" name="q">'
+    )
 
 
 def test_dynamic_attribute_overrides_static_in_place():
