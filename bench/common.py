@@ -48,6 +48,15 @@ def _engine(url: str, **kw) -> sa.Engine:
     return sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), **kw)
 
 
+def admin_statement(url: str, statement: str) -> None:
+    """Run *statement* outside any transaction (``CREATE DATABASE``, say) on the
+    PostgreSQL server of *url*."""
+    engine = _engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(statement)
+    engine.dispose()
+
+
 @dataclass
 class BenchUser:
     login: str
@@ -74,10 +83,7 @@ class BenchDatabase:
             install(self.server, conn, ["auth_totp"])
 
     def _admin(self, statement: str) -> None:
-        engine = _engine(self.pg_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-        with engine.connect() as conn:
-            conn.exec_driver_sql(statement)
-        engine.dispose()
+        admin_statement(self.pg_url, statement)
 
     def create_users(self, count: int, prefix: str = "bench") -> list[BenchUser]:
         """*count* users with 2FA on, none of whose codes was used yet (last step 0)."""

@@ -38,10 +38,11 @@ Two measurements:
   ``--http-rounds`` times, one after the other; the server's CPU (user and
   system, from ``/proc``) per sign-in, over the whole run and per turn of 50
   sign-ins (the median turn, and the lowest). With ``--against CHECKOUT`` (another
-  checkout of this repository with the same tables, the main branch say),
-  that checkout's ``erpcore serve`` runs too, on the same database, and the
-  two take turns of 50 sign-ins: a before/after comparison in which both
-  sides see the same load on a shared machine.
+  checkout of this repository: the main branch, or the code an issue
+  measured), that checkout's ``erpcore serve`` runs too, on a database of
+  the same kind made by that checkout's own code, and the two take turns of
+  50 sign-ins: a before/after comparison in which both sides see the same
+  load on a shared machine.
 
 Loopback only; everything made is removed at the end. Bounded: about a
 minute per 1,000 rounds on two idle CPUs.
@@ -52,6 +53,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import json
 import os
 import pstats
 import re
@@ -68,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import sqlalchemy as sa
 from sqlalchemy import event
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request as WerkzeugRequest
@@ -78,6 +81,7 @@ from bench.common import (
     PASSWORD,
     ROOT,
     BenchDatabase,
+    admin_statement,
     default_pg,
     free_port,
     machine,
@@ -448,34 +452,70 @@ def run_over_http(database: Database, rounds: int, label: str,
     value per turn of :data:`CHUNK` sign-ins.
 
     With *against* (another checkout of the repository), its ``erpcore serve``
-    runs too, on the same database, and the two take turns of :data:`CHUNK`
+    runs too, on a database of the same kind made by its own code
+    (:func:`checkout_database`), and the two take turns of :data:`CHUNK`
     sign-ins each, so that both see the same load on a shared machine.
     """
-    argv = ["-m", "erpcore", "serve", "--workers", "0", "--http-interface", "127.0.0.1",
-            "--data-dir", str(database.config.data_dir), "--db", database.url,
-            "--log-level", "warning"]
-    trees = {f"erpcore on {label}": ROOT}
-    if against is not None:
-        trees[f"erpcore on {label}, {against.name} (--against)"] = against
-    servers = {name: Serving(argv, database.folder / f"serve-{i}.log", cwd=tree)
-               for i, (name, tree) in enumerate(trees.items())}
-    users = iter(database.users[-len(servers) * (rounds + 20):])
-    spent: dict[str, list[float]] = {name: [] for name in servers}
-    try:
-        for serving in servers.values():  # warm up: imports, pools, templates
+    with contextlib.ExitStack() as stack:
+        sides = [(f"erpcore on {label}", ROOT, database.config.data_dir, database.url,
+                  database.users[-(rounds + 20):])]
+        if against is not None:
+            sides.append((f"erpcore on {label}, {against.name} (--against)", against,
+                          *stack.enter_context(checkout_database(database, against,
+                                                                 rounds + 20))))
+        servers, users = {}, {}
+        for index, (name, tree, data_dir, url, accounts) in enumerate(sides):
+            argv = ["-m", "erpcore", "serve", "--workers", "0", "--http-interface",
+                    "127.0.0.1", "--data-dir", str(data_dir), "--db", url,
+                    "--log-level", "warning"]
+            servers[name] = Serving(argv, database.folder / f"serve-{index}.log", cwd=tree)
+            stack.callback(servers[name].stop)
+            users[name] = iter(accounts)
+        spent: dict[str, list[float]] = {name: [] for name in servers}
+        for name, serving in servers.items():  # warm up: imports, pools, templates
             for _ in range(20):
-                http_sign_in(serving.url, *next(users))
+                http_sign_in(serving.url, *next(users[name]))
         for start in range(0, rounds, CHUNK):
             for name, serving in servers.items():
                 before = serving.cpu_seconds()
                 count = min(CHUNK, rounds - start)
                 for _ in range(count):
-                    http_sign_in(serving.url, *next(users))
+                    http_sign_in(serving.url, *next(users[name]))
                 spent[name].append((serving.cpu_seconds() - before) / count)
+        return spent
+
+
+@contextlib.contextmanager
+def checkout_database(database: Database, checkout: Path, count: int
+                      ) -> Iterator[tuple[Path, str, list[tuple[str, bytes]]]]:
+    """A database of *database*'s kind made by *checkout*'s own code, with *count*
+    users: its data directory, URL and users. Removed on exit.
+
+    Its own code makes it (``bench/checkout_database.py``, run in that
+    checkout), so an older checkout gets the tables it knows: the comparison
+    can reach back to the code issue 10 measured.
+    """
+    folder = database.folder / f"against-{checkout.name}"
+    extra = []
+    if database.url.startswith("postgresql"):
+        url = sa.engine.make_url(database.url)
+        name = f"{url.database}_against"
+        admin_statement(database.url, f'CREATE DATABASE "{name}"')
+        extra = [url.set(database=name).render_as_string(hide_password=False)]
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ERPCORE_")}
+        made = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "checkout_database.py"), str(folder),
+             str(count), *extra], cwd=checkout, env=env, check=True, capture_output=True)
+        found = json.loads(made.stdout)
+        yield (folder / "data", found["url"],
+               [(login, bytes.fromhex(secret)) for login, secret in found["users"]])
+    except subprocess.CalledProcessError as exc:
+        raise SystemExit(f"bench: {checkout} could not make its database:\n"
+                         f"{exc.stderr.decode(errors='replace')}") from exc
     finally:
-        for serving in servers.values():
-            serving.stop()
-    return spent
+        if extra:
+            admin_statement(database.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run_hello_over_http(rounds: int, folder: Path) -> list[float]:
@@ -570,6 +610,12 @@ def report(results: dict[str, Costs], floors: dict[str, tuple[float, float]],
         print(f"| {name} | {statistics.mean(chunks) * 1e3:.2f} | "
               f"{statistics.median(chunks) * 1e3:.2f} | {min(chunks) * 1e3:.2f} | "
               f"{loads[name]} |")
+    for name, chunks in http.items():
+        mine, _, other = name.partition(", ")
+        if other.endswith("(--against)") and mine in http:
+            ratio = statistics.mean(http[mine]) / statistics.mean(chunks)
+            print(f"\n{mine}: {ratio:.2f} of the CPU of {other.removesuffix(' (--against)')}, "
+                  f"in the same turns")
 
 
 def main() -> int:
@@ -619,8 +665,7 @@ def main() -> int:
     loads: dict[str, str] = {}
     for kind in chosen:
         with makers[kind]() as database:
-            servers = 2 if args.against else 1
-            over_http = servers * (args.http_rounds + 20) if args.http_rounds else 0
+            over_http = args.http_rounds + 20 if args.http_rounds else 0
             need = WARM_UP + args.counted + args.rounds + over_http
             database.create_users(need)
             loads[database.label] = load()
