@@ -93,6 +93,12 @@ class Server:
         database_uuid = db.get_parameter(conn, "database.uuid", "")
         return Registry(addons, self.config, self.keyring, database_uuid or "", sequence)
 
+    @property
+    def loaded_registry(self) -> Registry | None:
+        """The registry built last, if any: the one a request will most likely run in,
+        before it has read the sequences that tell."""
+        return self._registry
+
     def registry(self, conn: Connection, sequences: tuple[int, int] | None = None
                  ) -> Registry:
         """The registry matching the database's addons, rebuilt when they changed.

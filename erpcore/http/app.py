@@ -183,11 +183,17 @@ class Application:
         try:
             with self.server.engine.connect() as conn:
                 try:
-                    sequences, session = self.sessions.open(
-                        conn, httprequest.cookies.get(COOKIE_NAME), now)
+                    # the session's user comes with the session, in the table of the
+                    # registry loaded last: kept if the request runs in that registry
+                    guess = self.server.loaded_registry
+                    users = guess.models["res.users"]._source() if guess else None
+                    sequences, session, user = self.sessions.open(
+                        conn, httprequest.cookies.get(COOKIE_NAME), now, users)
                     registry = self.server.registry(conn, sequences)
                     self.sessions.touch(conn, session, now)
                     env = Environment(registry, conn, session.uid, su=False)
+                    if user is not None and registry is guess:
+                        env.cache_rows("res.users", [user])
                     request = Request(httprequest, self.server, registry, env, session, now)
                     request.env = env(context={"lang": self.pick_lang(request), "now": now})
                     if refusal is not None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from erpcore.db import DriverStatement, first_read, signal_table
 from erpcore.db import session_table as S
@@ -113,11 +114,20 @@ def end_sessions(conn: Connection, uids: list[int], keep: Session | None = None)
 
 
 # sent at nearly every request: compiled once, run on the driver's cursor
-#: what every request reads first: the registry and configuration sequences, and its session
-_OPEN = DriverStatement(sa.select(
-    signal_table.c.sequence, signal_table.c.config_sequence, S.c.data, S.c.expires_at,
-).select_from(signal_table.outerjoin(S, S.c.sid_hash == sa.bindparam("sid_hash"))).where(
-    signal_table.c.id == 1))
+def _open_statement(users: sa.Table | None) -> DriverStatement:
+    """What every request reads first: the registry and configuration sequences, its
+    session, and the whole row of the session's user from *users* when given."""
+    source = signal_table.outerjoin(S, S.c.sid_hash == sa.bindparam("sid_hash"))
+    columns = [signal_table.c.sequence, signal_table.c.config_sequence, S.c.data,
+               S.c.expires_at]
+    if users is not None:
+        source = source.outerjoin(users, users.c.id == S.c.uid)
+        columns += users.columns
+    return DriverStatement(sa.select(*columns).select_from(source).where(
+        signal_table.c.id == 1))
+
+
+_OPEN = _open_statement(None)
 #: the row of id ``old`` gets the id ``new`` (the same, or a new one at a rotation)
 _UPDATE = DriverStatement(sa.update(S).where(S.c.sid_hash == sa.bindparam("old")).values(
     sid_hash=sa.bindparam("new"), data=sa.bindparam("d"), uid=sa.bindparam("u"),
@@ -133,21 +143,56 @@ class SessionStore:
     def __init__(self, lifetime: int, mfa_lifetime: int):
         self.lifetime = lifetime
         self.mfa_lifetime = mfa_lifetime
+        #: the first statement joined with the last users' table asked for (one per registry)
+        self._open_with_users: tuple[sa.Table, DriverStatement] | None = None
 
-    def open(self, conn: Connection, sid: str | None, now: float
-             ) -> tuple[tuple[int, int], Session]:
-        """The registry and configuration sequences, and the session of the cookie *sid*.
+    def open(self, conn: Connection, sid: str | None, now: float,
+             users: sa.Table | None = None
+             ) -> tuple[tuple[int, int], Session, dict[str, Any] | None]:
+        """The registry and configuration sequences, the session of the cookie *sid*,
+        and the row of its user (signed in or half-signed-in) in *users*.
 
         One statement, the first of every request (:func:`erpcore.db.first_read`):
         the registry (:meth:`erpcore.server.Server.registry`) needs the
-        sequences, and nearly every request has a session.
+        sequences, nearly every request has a session, and nearly every
+        session's request reads its user. *users* is the users' table of the
+        registry the request will most likely run in (the caller keeps the
+        row only if it does); without it, or without a user, the row is None.
+        It is a dict by column name, as the ORM keeps rows
+        (:meth:`erpcore.orm.environment.Environment.cache_rows`).
         """
         valid = bool(sid) and len(sid) <= 128
-        sequence, config_sequence, data, expires_at = first_read(
-            conn, _OPEN, {"sid_hash": _hash(sid) if valid else ""})
+        if not valid:  # no session to find, so no user either
+            users = None
+        params = {"sid_hash": _hash(sid) if valid else ""}
+        try:
+            row = first_read(conn, self._open(users), params)
+        except DBAPIError as exc:
+            if users is None or exc.connection_invalidated:
+                raise
+            # the table of a registry since replaced: an addon uninstalled, here or in
+            # another process, took one of its columns away. Nothing was begun (the
+            # first read runs outside a transaction), so the plain read follows.
+            users = None
+            row = first_read(conn, _OPEN, params)
+        sequence, config_sequence, data, expires_at = row[:4]
         if data is None or expires_at < now:
-            return (sequence, config_sequence), Session(None)
-        return (sequence, config_sequence), Session(sid, json.loads(data))
+            return (sequence, config_sequence), Session(None), None
+        session = Session(sid, json.loads(data))
+        user = None
+        if users is not None:
+            user = dict(zip(users.columns.keys(), row[4:], strict=True))
+            if user["id"] is None or user["id"] != (session.uid or session.pre_uid):
+                user = None
+        return (sequence, config_sequence), session, user
+
+    def _open(self, users: sa.Table | None) -> DriverStatement:
+        if users is None:
+            return _OPEN
+        known = self._open_with_users
+        if known is None or known[0] is not users:
+            known = self._open_with_users = (users, _open_statement(users))
+        return known[1]
 
     def _expiry(self, session: Session, now: float) -> float:
         if session.uid:

@@ -14,7 +14,7 @@ def test_a_request_in_flight_does_not_revive_a_session_ended_elsewhere(erp2fa):
     sid = client.cookie("session_id")
     store = SessionStore(erp2fa.server.config.session_lifetime, 600)
     with erp2fa.server.transaction() as conn:
-        _sequences, in_flight = store.open(conn, sid, erp2fa.clock())
+        _sequences, in_flight, _user = store.open(conn, sid, erp2fa.clock())
     with erp2fa.server.environment() as env:  # the victim's password change, elsewhere
         env["res.users"].search([("login", "=", "demo")]).write({"password": "new-pass-123"})
     in_flight["touched_at"] = erp2fa.clock()  # the request modifies it, then saves

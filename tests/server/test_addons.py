@@ -198,6 +198,8 @@ def test_install_then_uninstall_from_applications_removes_every_trace(addon_erp)
 
     admin.post("/web/apps/uninstall", {"name": "test_feature"}, from_page="/web/apps")
     assert admin.path() == "/web/apps?message=uninstalled"
+    # the first read of the next request asks for the session's user in the users' table
+    # of the registry loaded last, whose nickname column is gone: it reads again without
     assert admin.get("/test_feature/hello").status_code == 404
     home = admin.get("/web")
     assert "test_feature_home" not in home.text and "X-Test-Feature" not in home.headers
