@@ -5,7 +5,8 @@ The tree is walked once per (template, language) into the source of a function
 Python code that appends already-escaped HTML chunks to ``out``. Constant HTML
 is merged into single strings when compiling, directives become ``if`` and
 ``for`` statements, and each expression is a code object evaluated with the
-render values as its globals (see :mod:`.expressions`).
+render values as its globals (see :mod:`.expressions`), through a helper that
+names the directive in any error, so the generated code holds no ``try``.
 
 Directives on one element nest like in Odoo, from outermost to innermost:
 ``t-foreach``, ``t-if``/``t-elif``/``t-else``, ``t-set``, ``t-call``,
@@ -20,6 +21,7 @@ function. Expressions are code by design (templates are trusted addon files).
 import builtins
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from types import CodeType
 from typing import Any
 
 from lxml import etree
@@ -82,8 +84,15 @@ def compile_template(key: str, arch: etree._Element, lookup: Lookup) -> Renderer
     """
     etree.strip_elements(arch, etree.Comment, etree.ProcessingInstruction, with_tail=False)
     generator = _Generator(key, lookup)
-    generator.children(arch)
-    return generator.function()
+    try:
+        generator.children(arch)
+        return generator.function()
+    except (RecursionError, SyntaxError) as exc:
+        # Python's own limits on the generated function (about 20 nested loops or
+        # 100 nested conditions) or on the compiler's recursion (about 150 levels)
+        raise QWebError(
+            f"template {key!r}: too deeply nested to compile ({type(exc).__name__})"
+        ) from exc
 
 
 class _Generator:
@@ -97,6 +106,7 @@ class _Generator:
 
     def __init__(self, key: str, lookup: Lookup) -> None:
         self.key = key
+        self.lookup = lookup
         self.lines = ["def render(values, out):", "    append = out.append"]
         self.depth = 1
         self.pending: list[str] = []
@@ -105,13 +115,12 @@ class _Generator:
         self.namespace: dict[str, Any] = {
             "__builtins__": builtins,
             "_key": key,
-            "_lookup": lookup,
+            "_eval": _evaluator(key),
+            "_find": _finder(key, lookup),
             "_Scope": Scope,
             "_Markup": Markup,
             "_escape": escape,
             "_text": to_text,
-            "_error": directive_error,
-            "_QWebError": QWebError,
             "_loop_pairs": _loop_pairs,
             "_att_pairs": _att_pairs,
             "_put": _put,
@@ -171,7 +180,7 @@ class _Generator:
         self.line(f"{target} = _Markup(''.join({out}))")
 
     @contextmanager
-    def new_scope(self) -> Iterator[None]:
+    def inner_scope(self) -> Iterator[None]:
         """Inside, ``values`` is a copy: what is set there does not leak out."""
         outer = self._local("values")
         self.line(f"{outer} = values")
@@ -188,44 +197,33 @@ class _Generator:
         self.namespace[name] = value
         return name
 
-    def guarded(self, statement: str, label: str, catch: str = "Exception") -> None:
-        """Run ``statement``; an error is raised again as a QWebError naming the
-        directive whose label is the global ``label``."""
-        with self.block("try:"):
-            self.line(statement)
-        with self.block(f"except {catch} as exc:"):
-            self.line(f"raise _error(_key, {label}, exc) from exc")
+    def expression(self, directive: str, source: str) -> str:
+        """Python source giving the value of expression ``source`` at render time."""
+        return self._expression(directive, source)[0]
 
-    def evaluate(self, target: str, directive: str, source: str) -> str:
-        """Assign the value of expression ``source`` to ``target``.
-
-        :returns: the global holding the directive's label, for other messages.
-        """
+    def _expression(self, directive: str, source: str) -> tuple[str, str]:
+        """The source of :meth:`expression`, and the global holding the directive's
+        label, for other messages."""
         label = f'{directive}="{source}"'
         code = self._global("code", compile_expr(self.key, label, source))
         label_name = self._global("label", label)
-        self.guarded(f"{target} = eval({code}, values)", label_name)
-        return label_name
+        return f"_eval({code}, values, {label_name})", label_name
 
-    def format(self, target: str, directive: str, source: str) -> str:
-        """Assign the text of format string ``source`` (``{{expr}}``, ``#{expr}``).
-
-        :returns: the global holding the directive's label, for other messages.
-        """
+    def format(self, directive: str, source: str) -> str:
+        """Python source giving the text of format string ``source`` (``{{expr}}``,
+        ``#{expr}``) at render time."""
         label = f'{directive}="{source}"'
         pieces = compile_format(self.key, label, source)
-        label_name = self._global("label", label)
         if all(isinstance(piece, str) for piece in pieces):
-            self.line(f"{target} = {''.join(pieces)!r}")
-            return label_name
-        text = " + ".join(
+            return repr("".join(pieces))  # type: ignore[arg-type]
+        label_name = self._global("label", label)
+        texts = ", ".join(
             repr(piece)
             if isinstance(piece, str)
-            else f"_text(eval({self._global('code', piece)}, values))"
+            else f"_text(_eval({self._global('code', piece)}, values, {label_name}))"
             for piece in pieces
         )
-        self.guarded(f"{target} = {text}", label_name)
-        return label_name
+        return f"''.join(({texts},))"
 
     # --- the template tree ------------------------------------------------------------
 
@@ -277,16 +275,26 @@ class _Generator:
             self._conditions(chain, index, conditions)
 
     def _conditions(self, chain: list[etree._Element], index: int, names: list[str]) -> None:
+        """The tests of member ``index`` (outermost first), then its else branch.
+
+        The members that follow with a ``t-elif`` alone become ``elif``
+        clauses, so that a long chain does not nest.
+        """
         el = chain[index]
         if not names:
             self._body(el)
             return
-        self.evaluate("test", names[0], el.get(names[0]))
-        with self.block("if test:"):
+        with self.block(f"if {self.expression(names[0], el.get(names[0]))}:"):
             self._conditions(chain, index, names[1:])
-        if index + 1 < len(chain):
+        index += 1
+        while index < len(chain) and _plain_elif(chain[index]):
+            member = chain[index]
+            with self.block(f"elif {self.expression('t-elif', member.get('t-elif'))}:"):
+                self._body(member)
+            index += 1
+        if index < len(chain):
             with self.block("else:"):
-                self._element(chain, index + 1)
+                self._element(chain, index)
 
     def _body(self, el: etree._Element) -> None:
         if "t-set" in el.attrib:
@@ -298,7 +306,7 @@ class _Generator:
 
     def _foreach(self, el: etree._Element, body: Callable[[], None]) -> None:
         """Loop over ``body`` in a copy of the values, so nothing leaks out."""
-        label = self.evaluate("items", "t-foreach", el.get("t-foreach"))
+        items, label = self._expression("t-foreach", el.get("t-foreach"))
         name = el.get("t-as")
         if not name:
             raise QWebError(
@@ -306,8 +314,8 @@ class _Generator:
             )
         pairs, size = self._local("pairs"), self._local("size")
         index, item, value = self._local("index"), self._local("item"), self._local("value")
-        self.line(f"{pairs} = _loop_pairs(_key, {label}, items)")
-        with self.new_scope():
+        self.line(f"{pairs} = _loop_pairs(_key, {label}, {items})")
+        with self.inner_scope():
             self.line(f"{size} = len({pairs})")
             with self.block(f"for {index}, ({item}, {value}) in enumerate({pairs}):"):
                 loop = (item, value, index, f"{index} == 0", f"{index} == {size} - 1", size)
@@ -319,7 +327,7 @@ class _Generator:
         """``t-set``: store ``t-value``, or else the rendered body as Markup."""
         target = f"values[{el.get('t-set')!r}]"
         if "t-value" in el.attrib:
-            self.evaluate(target, "t-value", el.get("t-value"))
+            self.line(f"{target} = {self.expression('t-value', el.get('t-value'))}")
         else:
             with self.capture(target):
                 self.children(el)
@@ -333,7 +341,7 @@ class _Generator:
                 # not the integer zero but the body passed by t-call, as in Odoo
                 self.line("value = values.get('0')")
             elif name in el.attrib:
-                self.evaluate("value", name, el.get(name))
+                self.line(f"value = {self.expression(name, el.get(name))}")
             else:
                 continue
             # None and False give nothing; Markup passes through unescaped
@@ -344,19 +352,26 @@ class _Generator:
 
     def _call(self, el: etree._Element) -> None:
         """``t-call``: the callee renders in a copy of the values plus ``0``, the body."""
-        with self.new_scope():
+        source = el.get("t-call")
+        with self.inner_scope():
             with self.capture("values['0']"):
                 self.children(el)
-            label = self.format("key", "t-call", el.get("t-call"))
-            self.guarded("callee = _lookup(key)", label, catch="_QWebError")
-            self.line(f"callee(values, {self.out})")
+            label = self._global("label", f't-call="{source}"')
+            target = self.format("t-call", source)
+            self.line(f"_find({target}, {label})(values, {self.out})")
 
     def _tag(self, el: etree._Element) -> None:
-        """Output the element itself, HTML5 style: void elements have no end tag."""
+        """Output the element itself, HTML5 style: void elements have no end tag.
+
+        The content of a void element is never output, but it is compiled all
+        the same (and thrown away), so that its mistakes are reported.
+        """
         self.text(f"<{el.tag}")
         self._attributes(el)
         self.text(">")
-        if el.tag not in VOID_ELEMENTS:
+        if el.tag in VOID_ELEMENTS:
+            _Generator(self.key, self.lookup).children(el)
+        else:
             self._content(el)
             self.text(f"</{el.tag}>")
 
@@ -367,33 +382,62 @@ class _Generator:
         dynamic value overriding a static one) asks for merging them by name.
         """
         names = [_attribute_name(name) for name in el.attrib]
-        if "t-att" not in el.attrib and len(set(names)) == len(names):
+        output_names = [name for name in names if name is not None]
+        if "t-att" not in el.attrib and len(set(output_names)) == len(output_names):
             for (name, source), output in zip(el.attrib.items(), names, strict=True):
                 if name.startswith(("t-att-", "t-attf-")):
-                    self._dynamic_value(name, source)
-                    self.line(f"{self.append}(_attribute({output!r}, value))")
+                    value = self._dynamic_value(name, source)
+                    self.line(f"{self.append}(_attribute({output!r}, {value}))")
                 elif output is not None:
                     self.text(_format_attributes({name: source}))
             return
         self.line("attrs = {}")
         for (name, source), output in zip(el.attrib.items(), names, strict=True):
             if name == "t-att":
-                label = self.evaluate("value", name, source)
-                with self.block(f"for name, item in _att_pairs(_key, {label}, value):"):
+                value, label = self._expression(name, source)
+                with self.block(f"for name, item in _att_pairs(_key, {label}, {value}):"):
                     self.line("_put(attrs, name, item)")
             elif name.startswith(("t-att-", "t-attf-")):
-                self._dynamic_value(name, source)
-                self.line(f"_put(attrs, {output!r}, value)")
+                self.line(f"_put(attrs, {output!r}, {self._dynamic_value(name, source)})")
             elif output is not None:
                 self.line(f"attrs[{name!r}] = {source!r}")
         self.line(f"{self.append}(_format_attributes(attrs))")
 
-    def _dynamic_value(self, name: str, source: str) -> None:
-        """Assign the value of a ``t-att-NAME`` or ``t-attf-NAME`` to ``value``."""
+    def _dynamic_value(self, name: str, source: str) -> str:
+        """Python source giving the value of a ``t-att-NAME`` or ``t-attf-NAME``."""
         if name.startswith("t-attf-"):
-            self.format("value", name, source)
-        else:
-            self.evaluate("value", name, source)
+            return self.format(name, source)
+        return self.expression(name, source)
+
+
+def _plain_elif(el: etree._Element) -> bool:
+    """Whether an if-chain member is a plain ``elif`` clause: a ``t-elif``, without
+    ``t-if`` or ``t-foreach`` of its own."""
+    return "t-elif" in el.attrib and "t-if" not in el.attrib and "t-foreach" not in el.attrib
+
+
+def _evaluator(key: str) -> Callable[[CodeType, Scope, str], Any]:
+    """The function that evaluates the expressions of template ``key`` at render time."""
+
+    def evaluate(code: CodeType, values: Scope, label: str) -> Any:
+        try:
+            return eval(code, values)  # noqa: S307 - trusted templates
+        except Exception as exc:
+            raise directive_error(key, label, exc) from exc
+
+    return evaluate
+
+
+def _finder(key: str, lookup: Lookup) -> Callable[[str, str], Renderer]:
+    """The function that finds the template a ``t-call`` of template ``key`` names."""
+
+    def find(target: str, label: str) -> Renderer:
+        try:
+            return lookup(target)
+        except QWebError as exc:
+            raise directive_error(key, label, exc) from exc
+
+    return find
 
 
 def _attribute_name(name: str) -> str | None:
@@ -426,7 +470,7 @@ def _put(attrs: dict[str, str], name: str, value: Any) -> None:
     if value is None or value is False:
         attrs.pop(name, None)
     else:
-        attrs[name] = name if value is True else str(value)
+        attrs[name] = name if value is True else _text_of(value)
 
 
 def _att_pairs(key: str, label: str, value: Any) -> list[tuple[str, Any]]:
@@ -445,7 +489,13 @@ def _attribute(name: str, value: Any) -> str:
     """One dynamic attribute's HTML; see :func:`_put` for the values' meaning."""
     if value is None or value is False:
         return ""
-    return f' {name}="{escape(name if value is True else str(value))}"'
+    return f' {name}="{escape(name if value is True else _text_of(value))}"'
+
+
+def _text_of(value: Any) -> str:
+    """The text of an attribute's value, as a plain string: an object whose
+    ``__str__`` gives Markup must not pass unescaped."""
+    return str.__str__(str(value))
 
 
 def _format_attributes(attrs: dict[str, str]) -> str:

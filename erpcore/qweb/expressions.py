@@ -6,6 +6,7 @@ trusted addon files, so the small builtins set is meant to keep templates
 simple, not to be a sandbox.
 """
 
+import ast
 import builtins
 import re
 from collections.abc import Mapping
@@ -44,6 +45,10 @@ SAFE_BUILTINS: dict[str, Any] = {
 class Scope(dict):
     """The render values, which are also the globals of every expression.
 
+    One scope serves a whole render, but for what ``t-foreach`` and
+    ``t-call`` give their content: a copy, so nothing set inside leaks out.
+    A lambda made by ``t-value`` thus sees the values set after it.
+
     An unknown name is ``None``, as in Odoo: a dict subclass makes CPython look
     names up through ``__getitem__``, so ``__missing__`` also serves names used
     inside comprehensions.
@@ -73,7 +78,11 @@ def compile_expr(key: str, label: str, source: str) -> CodeType:
     :raises QWebError: on a syntax error.
     """
     try:
-        return compile(source.strip(), f"<qweb {key}>", "eval")
+        tree = ast.parse(source.strip(), f"<qweb {key}>", "eval")
+        if any(isinstance(node, ast.NamedExpr) for node in ast.walk(tree)):
+            # it would set a render value from inside an expression, unlike t-set
+            raise SyntaxError("assignment expressions (:=) are not allowed in templates")
+        return compile(tree, f"<qweb {key}>", "eval")
     except SyntaxError as exc:
         raise directive_error(key, label, exc) from exc
 

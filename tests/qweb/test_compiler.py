@@ -111,9 +111,24 @@ def test_t_att_escapes_script_and_quotes():
 def test_static_and_dynamic_attributes_keep_their_source_order():
     html = render('<input type="text" t-att-value="v" t-attf-id="f-{{ v }}" name="q"/>', v="x")
     assert html == '<input type="text" value="x" id="f-x" name="q">'
+    html = render('<li t-foreach="[1, 2]" t-as="n" class="a&amp;b" t-att-id="n"/>')
+    assert html == '<li class="a&amp;b" id="1"></li><li class="a&amp;b" id="2"></li>'
     assert render('<input type="text" t-att-value="v" name="q"/>', v=None) == (
         '<input type="text" name="q">'
     )
+
+
+class MarkupText:
+    """A value whose ``str()`` is Markup (a record's display name, say)."""
+
+    def __str__(self) -> str:
+        return Markup(XSS)
+
+
+def test_attribute_values_are_escaped_even_when_their_text_is_markup():
+    assert render('<p t-att-title="v"/>', v=MarkupText()) == f'<p title="{XSS_ESCAPED}"></p>'
+    html = render('<a t-attf-href="/x?a=1&amp;b={{ v }}"/>', v=MarkupText())
+    assert html == f'<a href="/x?a=1&amp;b={XSS_ESCAPED}"></a>'  # the literal escaped once
 
 
 def test_dynamic_attribute_overrides_static_in_place():
@@ -148,6 +163,29 @@ def test_t_att_rejects_other_values():
 def test_if_elif_else_chain_ignores_whitespace_between(n, expected):
     body = '<b t-if="n == 1">one</b>\n  <i t-elif="n == 2">two</i>\n  <u t-else="">many</u>|'
     assert render(body, n=n) == expected + "|"
+
+
+def test_a_long_chain_of_elif_compiles():
+    body = (
+        '<t t-if="n == 0">0</t>'
+        + "".join(f'<t t-elif="n == {i}">{i}</t>' for i in range(1, 150))
+        + '<t t-else="">none</t>'
+    )
+    engine = engine_with(main=body)
+    assert [str(engine.render("main", {"n": n})) for n in (0, 77, 149, 150)] == [
+        "0",
+        "77",
+        "149",
+        "none",
+    ]
+
+
+def test_templates_too_deep_for_python_are_a_qweb_error():
+    loops = "".join(f'<t t-foreach="[1]" t-as="i{n}">' for n in range(25)) + "x" + "</t>" * 25
+    with pytest.raises(QWebError, match="template 'main': too deeply nested to compile"):
+        render(loops)
+    with pytest.raises(QWebError, match="too deeply nested to compile"):
+        render("<div>" * 240 + "</div>" * 240)  # lxml reads up to 255 levels
 
 
 def test_if_without_else_renders_nothing_when_false():
@@ -348,6 +386,18 @@ def test_evaluation_error_names_template_and_expression_not_values():
     assert message.startswith("template 'web.login': error in t-esc=\"user.name\": AttributeError")
     assert "s3cret-token" not in message
     assert isinstance(info.value.__cause__, AttributeError)
+
+
+def test_assignment_expressions_are_refused():
+    with pytest.raises(QWebError, match=r"error in t-if=\"\(user := None\) or 1\".*not allowed"):
+        render('<t t-if="(user := None) or 1"/><t t-esc="user"/>', user="alice")
+
+
+def test_the_content_of_a_void_element_is_checked_though_never_output():
+    with pytest.raises(QWebError, match="unknown directive t-bogus on <t>"):
+        render('<br><t t-bogus="1"/></br>')
+    with pytest.raises(QWebError, match="SyntaxError"):
+        render('<input><t t-esc="1 +"/></input>')
 
 
 def test_syntax_error_names_template_and_expression():
