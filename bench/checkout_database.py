@@ -9,7 +9,9 @@ database DB_URL) with that checkout's tables, installs auth_totp and makes
 COUNT users with a password and 2FA on, then prints JSON: the database URL,
 and each user's login and TOTP secret (hex). Only what has not changed since
 issue 10's work began (731fde4) is used, so the comparison can reach back to
-the code the issue measured.
+the code the issue measured. It repeats the few lines with which
+``bench.request_cost`` makes its own database: it cannot import them, since
+everything it imports must come from the other checkout.
 """
 
 import json
