@@ -180,9 +180,10 @@ class SessionStore:
             return (sequence, config_sequence), Session(None), None
         session = Session(sid, json.loads(data))
         user = None
-        if users is not None:
+        owner = session.uid or session.pre_uid
+        if users is not None and owner:  # an anonymous session's row is all NULL
             user = dict(zip(users.columns.keys(), row[4:], strict=True))
-            if user["id"] is None or user["id"] != (session.uid or session.pre_uid):
+            if user["id"] != owner:
                 user = None
         return (sequence, config_sequence), session, user
 
